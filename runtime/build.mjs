@@ -1,0 +1,24 @@
+// Build: compile the JSON schemas to standalone ajv validators, then bundle the CLI into one file.
+// Runs on `npm install` (prepare) and `npm run build`; takes well under a second.
+import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const top = dirname(dirname(fileURLToPath(import.meta.url)));
+
+const compileSchemas = join(top, 'spec/compile-schemas.mjs');
+if (existsSync(compileSchemas)) await import(compileSchemas);
+
+await build({
+  entryPoints: [join(top, 'runtime/cli/main.ts')],
+  outfile: join(top, 'dist/tsrun.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['koffi'],
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+});

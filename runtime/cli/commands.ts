@@ -1,0 +1,213 @@
+// The command table. Each command parses its own flags and imports its implementation lazily, so
+// `tsrun state` does not pay for what `tsrun create` needs.
+import { parseFlags, requireId, str, bool, list, UsageError, type FlagSpec } from './args.js';
+import type { GlobalOptions } from './main.js';
+import { linuxSys } from '../sys/linux.js';
+import { StateStore } from '../container/store.js';
+
+export interface Command {
+  summary: string;
+  run(argv: string[], global: GlobalOptions): Promise<number>;
+}
+
+const createFlags: FlagSpec[] = [
+  { name: 'bundle', alias: 'b', type: 'string', default: '.' },
+  { name: 'pid-file', type: 'string' },
+  { name: 'console-socket', type: 'string' },
+  { name: 'no-pivot', type: 'boolean' },
+  { name: 'no-new-keyring', type: 'boolean' },
+  { name: 'preserve-fds', type: 'string', default: '0' },
+];
+
+function createOptions(flags: Record<string, unknown>, id: string, global: GlobalOptions) {
+  const preserve = str(flags as never, 'preserve-fds') ?? '0';
+  if (!/^\d+$/.test(preserve)) throw new UsageError(`invalid --preserve-fds "${preserve}"`);
+  return {
+    id,
+    bundle: str(flags as never, 'bundle') ?? '.',
+    pidFile: str(flags as never, 'pid-file'),
+    consoleSocket: str(flags as never, 'console-socket'),
+    noPivot: bool(flags as never, 'no-pivot'),
+    preserveFds: Number(preserve),
+    systemdCgroup: global.systemdCgroup,
+  };
+}
+
+const store = (g: GlobalOptions) => new StateStore(g.root);
+
+export const commands: Record<string, Command> = {
+  create: {
+    summary: 'create a container from a bundle; its process waits for `start`',
+    async run(argv, g) {
+      const { flags, positional } = parseFlags(argv, createFlags);
+      const { createContainer } = await import('../container/create.js');
+      await createContainer(linuxSys, store(g), createOptions(flags, requireId('create', positional), g));
+      return 0;
+    },
+  },
+  start: {
+    summary: 'run the user process of a created container',
+    async run(argv, g) {
+      const { positional } = parseFlags(argv, []);
+      const { startContainer } = await import('../container/start.js');
+      await startContainer(linuxSys, store(g), requireId('start', positional));
+      return 0;
+    },
+  },
+  run: {
+    summary: 'create and start a container; wait for it unless --detach',
+    async run(argv, g) {
+      const { flags, positional } = parseFlags(argv, [
+        ...createFlags,
+        { name: 'detach', alias: 'd', type: 'boolean' },
+        { name: 'keep', type: 'boolean' },
+      ]);
+      const { runContainer } = await import('../container/run.js');
+      return runContainer(linuxSys, store(g), {
+        ...createOptions(flags, requireId('run', positional), g),
+        detach: bool(flags, 'detach'),
+        keep: bool(flags, 'keep'),
+      });
+    },
+  },
+  state: {
+    summary: 'print the state of a container as JSON',
+    async run(argv, g) {
+      const { positional } = parseFlags(argv, []);
+      const { containerState } = await import('../container/query.js');
+      process.stdout.write(JSON.stringify(containerState(store(g), requireId('state', positional)), null, 2) + '\n');
+      return 0;
+    },
+  },
+  list: {
+    summary: 'list containers (--format table|json, -q for ids only)',
+    async run(argv, g) {
+      const { flags } = parseFlags(argv, [
+        { name: 'format', alias: 'f', type: 'string', default: 'table' },
+        { name: 'quiet', alias: 'q', type: 'boolean' },
+      ]);
+      const format = str(flags, 'format');
+      if (format !== 'table' && format !== 'json') throw new UsageError(`invalid --format "${format}": use table or json`);
+      const { listContainers, formatTable } = await import('../container/query.js');
+      const rows = listContainers(store(g));
+      if (bool(flags, 'quiet')) process.stdout.write(rows.map((r) => `${r.id}\n`).join(''));
+      else if (format === 'json') process.stdout.write(JSON.stringify(rows.length ? rows : null) + '\n');
+      else process.stdout.write(formatTable(rows));
+      return 0;
+    },
+  },
+  kill: {
+    summary: 'send a signal (default TERM) to the container init, or every process with --all',
+    async run(argv, g) {
+      const { flags, positional } = parseFlags(argv, [{ name: 'all', alias: 'a', type: 'boolean' }]);
+      const id = requireId('kill', positional.slice(0, 1));
+      if (positional.length > 2) throw new UsageError(`"kill" takes a container id and a signal, got: ${positional.join(' ')}`);
+      const { killContainer, parseSignal } = await import('../container/kill.js');
+      killContainer(linuxSys, store(g), id, parseSignal(positional[1] ?? 'TERM'), bool(flags, 'all'));
+      return 0;
+    },
+  },
+  delete: {
+    summary: 'delete a container (--force: also a running one)',
+    async run(argv, g) {
+      const { flags, positional } = parseFlags(argv, [{ name: 'force', alias: 'f', type: 'boolean' }]);
+      const { deleteContainer } = await import('../container/delete.js');
+      await deleteContainer(linuxSys, store(g), requireId('delete', positional), bool(flags, 'force'));
+      return 0;
+    },
+  },
+  exec: {
+    summary: 'run a new process inside a running container',
+    async run(argv, g) {
+      const { flags, positional } = parseFlags(argv, [
+        { name: 'process', alias: 'p', type: 'string' },
+        { name: 'detach', alias: 'd', type: 'boolean' },
+        { name: 'pid-file', type: 'string' },
+        { name: 'tty', alias: 't', type: 'boolean' },
+        { name: 'console-socket', type: 'string' },
+        { name: 'cwd', type: 'string' },
+        { name: 'env', alias: 'e', type: 'list' },
+        { name: 'user', alias: 'u', type: 'string' },
+        { name: 'additional-gids', alias: 'g', type: 'list' },
+        { name: 'cap', alias: 'c', type: 'list' },
+        { name: 'no-new-privs', type: 'boolean' },
+        { name: 'preserve-fds', type: 'string', default: '0' },
+        { name: 'apparmor', type: 'string' },
+        { name: 'process-label', type: 'string' },
+        { name: 'cgroup', type: 'string' },
+        { name: 'ignore-paused', type: 'boolean' },
+      ], 1);
+      const id = requireId('exec', positional, true);
+      const preserve = str(flags, 'preserve-fds') ?? '0';
+      if (!/^\d+$/.test(preserve)) throw new UsageError(`invalid --preserve-fds "${preserve}"`);
+      const { execInContainer } = await import('../container/exec.js');
+      return execInContainer(linuxSys, store(g), {
+        id,
+        processFile: str(flags, 'process'),
+        args: positional.slice(1),
+        detach: bool(flags, 'detach'),
+        pidFile: str(flags, 'pid-file'),
+        tty: bool(flags, 'tty'),
+        consoleSocket: str(flags, 'console-socket'),
+        cwd: str(flags, 'cwd'),
+        env: list(flags, 'env'),
+        user: str(flags, 'user'),
+        additionalGids: list(flags, 'additional-gids').flatMap((g) => g.split(',')),
+        caps: list(flags, 'cap'),
+        noNewPrivs: bool(flags, 'no-new-privs'),
+        preserveFds: Number(preserve),
+        apparmor: str(flags, 'apparmor'),
+        processLabel: str(flags, 'process-label'),
+        cgroup: str(flags, 'cgroup'),
+        ignorePaused: bool(flags, 'ignore-paused'),
+      });
+    },
+  },
+  pause: {
+    summary: 'freeze every process of a container',
+    async run(argv, g) {
+      const { positional } = parseFlags(argv, []);
+      const { pauseContainer } = await import('../container/pause.js');
+      pauseContainer(linuxSys, store(g), requireId('pause', positional));
+      return 0;
+    },
+  },
+  resume: {
+    summary: 'thaw a paused container',
+    async run(argv, g) {
+      const { positional } = parseFlags(argv, []);
+      const { resumeContainer } = await import('../container/pause.js');
+      resumeContainer(linuxSys, store(g), requireId('resume', positional));
+      return 0;
+    },
+  },
+  spec: {
+    summary: 'write a default config.json (--rootless for a rootless one)',
+    async run(argv) {
+      const { flags, positional } = parseFlags(argv, [
+        { name: 'bundle', alias: 'b', type: 'string' },
+        { name: 'rootless', type: 'boolean' },
+      ]);
+      if (positional.length) throw new UsageError(`"spec" takes no arguments, got: ${positional.join(' ')}`);
+      const { specCommand } = await import('../../spec/cli-spec.js');
+      await specCommand({ bundle: str(flags, 'bundle'), rootless: bool(flags, 'rootless') });
+      return 0;
+    },
+  },
+  features: {
+    summary: 'print the features this runtime supports (runtime-spec features.json)',
+    async run(argv) {
+      parseFlags(argv, []);
+      const { featuresCommand } = await import('../../spec/cli-features.js');
+      featuresCommand();
+      return 0;
+    },
+  },
+  bundle: {
+    summary: 'make a bundle from an OCI image (bundle create --image SRC DEST)',
+    async run(argv) {
+      const { bundleCommand } = await import('../../bundles/cli.js');
+      return bundleCommand(argv);
+    },
+  },
+};

@@ -1,0 +1,76 @@
+// tsrun's command line: runc-compatible global flags, then one command.
+import { existsSync } from 'node:fs';
+import { parseFlags, UsageError, str, bool, type FlagSpec } from './args.js';
+import { configureLog, reportError } from './log.js';
+import { commands } from './commands.js';
+import { OCI_VERSION } from '../../spec/names.js';
+
+const VERSION = '0.1.0';
+
+const GLOBAL_FLAGS: FlagSpec[] = [
+  { name: 'root', type: 'string', default: '/run/tsrun' },
+  { name: 'log', type: 'string' },
+  { name: 'log-format', type: 'string', default: 'text' },
+  { name: 'debug', type: 'boolean' },
+  { name: 'systemd-cgroup', type: 'boolean' },
+  { name: 'rootless', type: 'string' },
+  { name: 'criu', type: 'string' },
+  { name: 'version', alias: 'v', type: 'boolean' },
+  { name: 'help', alias: 'h', type: 'boolean' },
+];
+
+export interface GlobalOptions {
+  root: string;
+  systemdCgroup: boolean;
+}
+
+function usage(): string {
+  const names = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: tsrun [global flags] COMMAND [flags] [args]\n\ncommands:\n${names.join('\n')}\n\nglobal flags: --root DIR (default /run/tsrun), --log FILE, --log-format text|json, --debug, --systemd-cgroup, --version\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  // Global flags end at the first positional argument (the command).
+  const cmdIndex = argv.findIndex((a, i) => !a.startsWith('-') && !takesValue(argv[i - 1]));
+  const globalArgs = cmdIndex < 0 ? argv : argv.slice(0, cmdIndex);
+  const { flags } = parseFlags(globalArgs, GLOBAL_FLAGS);
+  const format = str(flags, 'log-format');
+  if (format !== 'text' && format !== 'json') throw new UsageError(`invalid --log-format "${format}": use text or json`);
+  configureLog({ file: str(flags, 'log'), format, debug: bool(flags, 'debug') });
+  if (bool(flags, 'version')) {
+    process.stdout.write(`tsrun version ${VERSION}\nspec: ${OCI_VERSION}\nnode: ${process.version}\n`);
+    return 0;
+  }
+  if (cmdIndex < 0 || bool(flags, 'help')) {
+    process.stdout.write(usage());
+    return cmdIndex < 0 && !bool(flags, 'help') ? 2 : 0;
+  }
+  const systemdCgroup = bool(flags, 'systemd-cgroup');
+  if (systemdCgroup && !existsSync('/run/systemd/system')) {
+    throw new UsageError('--systemd-cgroup: systemd is not running on this host (no /run/systemd/system)');
+  }
+  const name = argv[cmdIndex];
+  const command = commands[name];
+  if (!command) throw new UsageError(`unknown command "${name}" (tsrun --help lists them)`);
+  const global: GlobalOptions = { root: str(flags, 'root')!, systemdCgroup };
+  return command.run(argv.slice(cmdIndex + 1), global);
+}
+
+function takesValue(flag: string | undefined): boolean {
+  if (!flag || !flag.startsWith('-') || flag.includes('=')) return false;
+  const name = flag.replace(/^--?/, '');
+  return GLOBAL_FLAGS.some((f) => (f.name === name || f.alias === name) && f.type !== 'boolean');
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const e = err as Error;
+    reportError(e?.message ?? String(err));
+    if (process.env.TSRUN_DEBUG_STACK) process.stderr.write(`${e?.stack}\n`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  },
+);
+

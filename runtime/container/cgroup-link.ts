@@ -1,0 +1,44 @@
+// How the container state machine uses the cgroup manager (runtime/cgroups).
+import type { Spec } from '../../spec/types.js';
+import type { ContainerRecord } from './store.js';
+import { createCgroupManager, loadCgroupManager, type CgroupManager } from '../cgroups/index.js';
+
+export interface ContainerCgroups {
+  create(): void;
+  apply(pid: number): void;
+  /** Write the config's resources (after apply, so limits cover the init). */
+  set(): void;
+  destroy(): void;
+  paths(): Record<string, string>;
+}
+
+export function cgroupsFor(id: string, spec: Spec, opts: { systemd: boolean; rootless: boolean }): ContainerCgroups {
+  const manager = createCgroupManager({
+    id,
+    cgroupsPath: spec.linux?.cgroupsPath,
+    systemd: opts.systemd,
+    rootless: opts.rootless,
+    resources: spec.linux?.resources,
+  });
+  return {
+    create: () => manager.create(),
+    apply: (pid) => manager.apply(pid),
+    set: () => {
+      if (spec.linux?.resources) manager.set(spec.linux.resources);
+    },
+    destroy: () => manager.destroy(),
+    paths: () => manager.paths(),
+  };
+}
+
+export function cgroupsOf(rec: ContainerRecord): CgroupManager {
+  return loadCgroupManager(rec.cgroupPaths, { rootless: rec.rootless });
+}
+
+export function isFrozen(rec: ContainerRecord): boolean {
+  try {
+    return cgroupsOf(rec).state() === 'frozen';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,169 @@
+// `tsrun create`: validate, claim the id, build the init plan, fork, and leave the init waiting on
+// the exec fifo. On any failure nothing is left behind: process, cgroup, state dir, fds.
+import { readlinkSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Sys } from '../sys/sys.js';
+import { O } from '../sys/constants.js';
+import { loadConfig } from '../../spec/validate.js';
+import type { Spec } from '../../spec/types.js';
+import { OCI_VERSION } from '../../spec/names.js';
+import { StateStore, writeFileAtomic, type ContainerRecord } from './store.js';
+import { ContainerError } from './errors.js';
+import { AF_UNIX, SOCK_CLOEXEC, SOCK_SEQPACKET } from '../process/sync.js';
+import { buildInitPlan, openNamespaceJoins } from '../process/build-plan.js';
+import { launchInit, writeIdMaps } from '../process/launch.js';
+import { processStartTime } from '../process/proc.js';
+import { planRootfs } from '../rootfs/index.js';
+import { runHooks } from '../../hooks/index.js';
+import { prepareRootfs, releaseRootfs } from '../../bundles/rootfs.js';
+import { cgroupsFor, type ContainerCgroups } from './cgroup-link.js';
+import { compileSeccompFor } from './seccomp-link.js';
+import { hookState } from './hook-state.js';
+import { killAndReap } from './reap.js';
+import { checkUnsupported } from './unsupported.js';
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot: boolean;
+  preserveFds: number;
+  systemdCgroup: boolean;
+}
+
+const NS_FILES: Record<string, string> = {
+  pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', user: 'user', cgroup: 'cgroup', time: 'time',
+};
+
+export async function createContainer(sys: Sys, store: StateStore, opts: CreateOptions): Promise<ContainerRecord> {
+  const bundle = resolve(opts.bundle);
+  const spec: Spec = loadConfig(bundle);
+  checkUnsupported(spec, opts);
+  const rootfs = isAbsolute(spec.root!.path) ? spec.root!.path : join(bundle, spec.root!.path);
+  const rootless = sys.geteuid() !== 0;
+
+  store.claim(opts.id);
+  const cleanups: (() => void | Promise<void>)[] = [() => store.remove(opts.id)];
+  const fds: number[] = [];
+  let record: ContainerRecord | undefined;
+  try {
+    const overlay = await prepareRootfs(bundle, rootfs, opts.id, store.dir(opts.id));
+    if (overlay) cleanups.push(() => releaseRootfs(opts.id, store.dir(opts.id)));
+
+    const cgroups: ContainerCgroups = cgroupsFor(opts.id, spec, { systemd: opts.systemdCgroup, rootless });
+    cleanups.push(() => cgroups.destroy());
+    cgroups.create();
+
+    record = {
+      ociVersion: spec.ociVersion ?? OCI_VERSION,
+      id: opts.id,
+      pid: 0,
+      pidStartTime: '',
+      bundle,
+      rootfs,
+      created: new Date().toISOString(),
+      annotations: spec.annotations,
+      owner: process.env.USER ?? (rootless ? String(sys.geteuid()) : 'root'),
+      createdDone: false,
+      started: false,
+      cgroupPaths: cgroups.paths(),
+      namespaces: {},
+      rootless,
+      overlay: Boolean(overlay),
+      config: spec,
+    };
+    store.write(record); // early, so that `delete --force` finds the cgroups if create dies
+
+    const fifo = store.fifoPath(opts.id);
+    sys.mkfifo(fifo, 0o622);
+    const fifoFd = sys.open(fifo, O.PATH | O.CLOEXEC);
+    fds.push(fifoFd);
+    const [parentSyncFd, syncFd] = sys.socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    fds.push(parentSyncFd);
+    const joins = openNamespaceJoins(sys, spec);
+    fds.push(...joins.map((j) => j.fd));
+
+    const rootfsPlan = planRootfs(spec, {
+      bundle,
+      rootfs,
+      noPivot: opts.noPivot,
+      userns: (spec.linux?.namespaces ?? []).some((n) => n.type === 'user'),
+      overlay,
+      cgroupPaths: record.cgroupPaths,
+    });
+    const plan = buildInitPlan(
+      { spec, rootfs: rootfsPlan, syncFd, parentSyncFd, fifoFd, preserveFds: opts.preserveFds, rootless, seccomp: compileSeccompFor(spec) },
+      joins,
+    );
+    const rec = record;
+    const launched = await launchInit(
+      sys,
+      plan,
+      {
+        userNamespace: (pid) => writeIdMaps(pid, spec.linux?.uidMappings, spec.linux?.gidMappings, rootless),
+        initCreated: (pid) => {
+          cgroups.apply(pid);
+          cgroups.set();
+          rec.pid = pid;
+          rec.pidStartTime = processStartTime(pid) ?? '';
+          store.write(rec);
+          return JSON.stringify(hookState(rec, 'creating'));
+        },
+        runtimeHooks: async () => {
+          const state = hookState(rec, 'creating');
+          await runHooks('prestart', spec.hooks?.prestart, state);
+          await runHooks('createRuntime', spec.hooks?.createRuntime, state);
+        },
+      },
+      (pid) => {
+        cleanups.push(() => killAndReap(sys, pid));
+      },
+    );
+    for (const fd of fds) sys.close(fd);
+    fds.length = 0;
+
+    if (spec.process?.oomScoreAdj !== undefined) writeOomScoreAdj(launched.pid, spec.process.oomScoreAdj);
+    record.namespaces = captureNamespaces(launched.pid);
+    record.createdDone = true;
+    store.write(record);
+    if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(launched.pid));
+    return record;
+  } catch (err) {
+    for (const fd of fds) {
+      try {
+        sys.close(fd);
+      } catch {
+        // already closed
+      }
+    }
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // keep cleaning; the first error is the one to report
+      }
+    }
+    throw err;
+  }
+}
+
+function writeOomScoreAdj(pid: number, value: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/oom_score_adj`, String(value));
+  } catch (e) {
+    throw new ContainerError(`process.oomScoreAdj ${value}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+function captureNamespaces(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [type, file] of Object.entries(NS_FILES)) {
+    try {
+      out[type] = readlinkSync(`/proc/${pid}/ns/${file}`);
+    } catch {
+      // namespace type not supported by this kernel
+    }
+  }
+  return out;
+}

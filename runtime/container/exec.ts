@@ -1,0 +1,197 @@
+// `tsrun exec`: run another process in a running container, in all its namespaces and its cgroup,
+// with the container's seccomp filter, capabilities from the process (runc's flags on top).
+import { readFileSync, readlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Sys } from '../sys/sys.js';
+import { O, PR } from '../sys/constants.js';
+import type { Process } from '../../spec/types.js';
+import { NAMESPACE_CLONE_FLAG, type NamespaceType } from '../../spec/names.js';
+import type { StateStore, ContainerRecord } from './store.js';
+import { deriveStatus } from './status.js';
+import { ContainerError, WrongStateError } from './errors.js';
+import { AF_UNIX, SOCK_CLOEXEC, SOCK_SEQPACKET, SyncChannel, type ChildMessage } from '../process/sync.js';
+import { planProcess } from '../process/build-plan.js';
+import { runExecStage1, type ExecPlan } from '../process/exec-stages.js';
+import type { NamespaceJoin } from '../process/init-plan.js';
+import { InitError } from '../process/launch.js';
+import { decodeWaitStatus, describeExit } from '../process/wait-status.js';
+import { waitForeground } from '../process/foreground.js';
+import { isSameProcess } from '../process/proc.js';
+import { cgroupsOf } from './cgroup-link.js';
+import { compileSeccompFor } from './seccomp-link.js';
+import { writeFileAtomic } from './store.js';
+import { UnsupportedError } from './unsupported.js';
+import { killAndReap } from './reap.js';
+
+export interface ExecOptions {
+  id: string;
+  processFile?: string;
+  args: string[];
+  detach: boolean;
+  pidFile?: string;
+  tty: boolean;
+  consoleSocket?: string;
+  cwd?: string;
+  env: string[];
+  user?: string;
+  additionalGids: string[];
+  caps: string[];
+  noNewPrivs: boolean;
+  preserveFds: number;
+  apparmor?: string;
+  processLabel?: string;
+  cgroup?: string;
+  ignorePaused: boolean;
+}
+
+const NS_FILE: Record<NamespaceType, string> = {
+  user: 'user', pid: 'pid', network: 'net', mount: 'mnt', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup', time: 'time',
+};
+const JOIN_ORDER: NamespaceType[] = ['user', 'mount', 'pid', 'network', 'ipc', 'uts', 'cgroup', 'time'];
+
+export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOptions): Promise<number> {
+  const rec = store.read(opts.id);
+  if (!rec) throw new WrongStateError(opts.id, 'exec in', 'still being created');
+  const status = deriveStatus(store, rec);
+  if (status === 'stopped') throw new ContainerError(`cannot exec in container "${opts.id}": it is stopped`);
+  if (status === 'paused' && !opts.ignorePaused) throw new ContainerError(`cannot exec in container "${opts.id}": it is paused (use --ignore-paused)`);
+  if (status !== 'running' && status !== 'created' && status !== 'paused') throw new WrongStateError(opts.id, 'exec in', status);
+
+  const process = execProcessSpec(rec, opts);
+  if (process.terminal) throw new UnsupportedError('process.terminal', 'exec with a terminal is not implemented yet');
+  if (process.apparmorProfile) throw new UnsupportedError('process.apparmorProfile', 'AppArmor is not enabled in this kernel');
+  if (process.selinuxLabel) throw new UnsupportedError('process.selinuxLabel', 'SELinux is not enabled in this kernel');
+
+  const foreground = !opts.detach;
+  if (foreground) sys.prctl(PR.SET_CHILD_SUBREAPER, 1); // stage 1 orphans the process: adopt it
+  const joins = openJoins(sys, rec);
+  const [parentSyncFd, syncFd] = sys.socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  const seccomp = compileSeccompFor(rec.config);
+  const plan: ExecPlan = {
+    syncFd,
+    parentSyncFd,
+    joins,
+    process: planProcess(process, { rootless: rec.rootless, preserveFds: opts.preserveFds }),
+    seccomp: seccomp && { ...seccomp, beforeCredentials: !process.noNewPrivileges },
+  };
+
+  sys.madviseDoFork();
+  const stage1 = sys.fork();
+  if (stage1 === 0) runExecStage1(sys, plan);
+  sys.close(syncFd);
+  for (const j of joins) sys.close(j.fd);
+
+  const sync = new SyncChannel(sys, parentSyncFd);
+  let pid = 0;
+  try {
+    for (;;) {
+      const msg = sync.receive<ChildMessage>();
+      if (!msg) break; // the process exec'd (the channel is close-on-exec) or died
+      if (msg.t === 'pid') {
+        pid = msg.pid;
+        const exit = decodeWaitStatus(sys.waitpid(stage1).status);
+        if (exit.code !== 0) throw new InitError('exec', `exec stage 1 failed (${describeExit(exit)})`);
+        const cgroups = cgroupsOf(rec);
+        cgroups.apply(pid, opts.cgroup);
+        sync.send({ t: 'go' });
+      } else if (msg.t === 'error') {
+        throw new InitError(msg.stage, msg.message, msg.code, msg.path);
+      }
+    }
+    if (!pid) {
+      const exit = decodeWaitStatus(sys.waitpid(stage1).status);
+      throw new InitError('exec', `exec failed (${describeExit(exit)})`);
+    }
+  } catch (e) {
+    if (pid) killAndReap(sys, pid);
+    else {
+      try {
+        sys.waitpid(stage1);
+      } catch {
+        // already reaped
+      }
+    }
+    throw e;
+  } finally {
+    sys.close(parentSyncFd);
+  }
+
+  if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(pid));
+  if (!foreground) return 0;
+  return waitForeground(sys, pid);
+}
+
+/** Open /proc/<init>/ns/* for every namespace of the container that is not already ours. */
+function openJoins(sys: Sys, rec: ContainerRecord): NamespaceJoin[] {
+  const joins: NamespaceJoin[] = [];
+  const types = new Set((rec.config.linux?.namespaces ?? []).map((n) => n.type as NamespaceType));
+  const pidfd = sys.pidfdOpen(rec.pid);
+  try {
+    if (!isSameProcess(rec.pid, rec.pidStartTime)) throw new ContainerError(`cannot exec in container "${rec.id}": it is stopped`);
+    for (const type of JOIN_ORDER) {
+      if (!types.has(type)) continue;
+      const target = `/proc/${rec.pid}/ns/${NS_FILE[type]}`;
+      if (readlinkSync(target) === readlinkSync(`/proc/self/ns/${NS_FILE[type]}`)) continue;
+      joins.push({ type, fd: sys.open(target, O.RDONLY | O.CLOEXEC), flag: NAMESPACE_CLONE_FLAG[type] });
+    }
+  } catch (e) {
+    for (const j of joins) sys.close(j.fd);
+    throw e;
+  } finally {
+    sys.close(pidfd);
+  }
+  return joins;
+}
+
+/** The process to run: --process FILE, or the container's process with runc's exec flags on top. */
+export function execProcessSpec(rec: ContainerRecord, opts: ExecOptions): Process {
+  let p: Process;
+  if (opts.processFile) {
+    const file = resolve(opts.processFile);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ContainerError(`--process ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    try {
+      p = JSON.parse(text) as Process;
+    } catch (e) {
+      throw new ContainerError(`--process ${file}: not valid JSON: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(p.args) || p.args.length === 0) throw new ContainerError(`--process ${file}: /args: must be a non-empty array`);
+    if (typeof p.cwd !== 'string' || !p.cwd.startsWith('/')) throw new ContainerError(`--process ${file}: /cwd: must be an absolute path`);
+  } else {
+    if (opts.args.length === 0) throw new ContainerError('exec: a command is required (tsrun exec ID CMD [ARGS…] or --process FILE)');
+    const base = rec.config.process!;
+    p = structuredClone({ ...base, args: opts.args, terminal: opts.tty });
+    delete (p as { consoleSize?: unknown }).consoleSize;
+  }
+  if (opts.cwd) p.cwd = opts.cwd;
+  if (opts.env.length) p.env = [...(p.env ?? []), ...opts.env];
+  if (opts.tty) p.terminal = true;
+  if (opts.user) {
+    const [uid, gid] = opts.user.split(':');
+    if (!/^\d+$/.test(uid) || (gid !== undefined && !/^\d+$/.test(gid))) throw new ContainerError(`--user "${opts.user}": use UID[:GID] (numbers)`);
+    p.user = { ...(p.user ?? { uid: 0, gid: 0 }), uid: Number(uid), gid: gid === undefined ? (p.user?.gid ?? 0) : Number(gid) };
+  }
+  if (opts.additionalGids.length) {
+    for (const g of opts.additionalGids) if (!/^\d+$/.test(g)) throw new ContainerError(`--additional-gids "${g}": not a number`);
+    p.user = { ...(p.user ?? { uid: 0, gid: 0 }), additionalGids: opts.additionalGids.map(Number) };
+  }
+  if (opts.caps.length) {
+    const caps = { ...(p.capabilities ?? {}) };
+    for (const raw of opts.caps) {
+      const cap = raw.toUpperCase().startsWith('CAP_') ? raw.toUpperCase() : `CAP_${raw.toUpperCase()}`;
+      caps.bounding = [...(caps.bounding ?? []), cap];
+      caps.effective = [...(caps.effective ?? []), cap];
+      caps.permitted = [...(caps.permitted ?? []), cap];
+      if (caps.inheritable?.length) caps.ambient = [...(caps.ambient ?? []), cap];
+    }
+    p.capabilities = caps;
+  }
+  if (opts.noNewPrivs) p.noNewPrivileges = true;
+  if (opts.apparmor) p.apparmorProfile = opts.apparmor;
+  if (opts.processLabel) p.selinuxLabel = opts.processLabel;
+  return p;
+}

@@ -1,0 +1,70 @@
+// `tsrun start`: open the exec fifo for reading, which releases the init into execve.
+import { unlinkSync } from 'node:fs';
+import type { Sys } from '../sys/sys.js';
+import { O, POLLHUP, POLLIN } from '../sys/constants.js';
+import type { StateStore, ContainerRecord } from './store.js';
+import { deriveStatus } from './status.js';
+import { ContainerError, NotFoundError, WrongStateError } from './errors.js';
+import { isSameProcess } from '../process/proc.js';
+import { runHooks } from '../../hooks/index.js';
+import { hookState } from './hook-state.js';
+import { signalProcess } from './reap.js';
+
+export async function startContainer(sys: Sys, store: StateStore, id: string): Promise<ContainerRecord> {
+  const unlock = store.lock(sys, id);
+  try {
+    const rec = store.read(id);
+    if (!rec) throw new WrongStateError(id, 'start', 'still being created');
+    const status = deriveStatus(store, rec);
+    if (status !== 'created') {
+      throw new ContainerError(status === 'stopped' ? `cannot start container "${id}": it has stopped` : `cannot start container "${id}": it is ${status}, not created`);
+    }
+    releaseInit(sys, store, rec);
+    rec.started = true;
+    store.write(rec);
+    unlinkSync(store.fifoPath(id));
+    if (rec.config.hooks?.poststart?.length) {
+      try {
+        await runHooks('poststart', rec.config.hooks.poststart, hookState(rec, 'running'));
+      } catch (e) {
+        // runtime-spec 1.3: a failing poststart hook is an error for `start`, and the container is stopped.
+        signalProcess(sys, rec.pid, rec.pidStartTime, 9);
+        throw e;
+      }
+    }
+    return rec;
+  } finally {
+    unlock();
+  }
+}
+
+/** Read the init's byte from the fifo; notice if the init dies instead of waiting forever. */
+function releaseInit(sys: Sys, store: StateStore, rec: ContainerRecord): void {
+  let fd: number;
+  try {
+    fd = sys.open(store.fifoPath(rec.id), O.RDONLY | O.NONBLOCK | O.CLOEXEC);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') throw new NotFoundError(rec.id);
+    throw e;
+  }
+  try {
+    const buf = Buffer.alloc(1);
+    for (;;) {
+      const [revents] = sys.poll([{ fd, events: POLLIN }], 100);
+      if (revents & POLLIN) {
+        try {
+          if (sys.read(fd, buf) === 1) return;
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'EAGAIN') throw e;
+        }
+      }
+      if (!isSameProcess(rec.pid, rec.pidStartTime)) {
+        throw new ContainerError(`cannot start container "${rec.id}": its init exited`);
+      }
+      if (revents & POLLHUP) throw new ContainerError(`cannot start container "${rec.id}": its init closed the exec fifo without starting`);
+    }
+  } finally {
+    sys.close(fd);
+  }
+}
+

@@ -1,0 +1,110 @@
+// Turns a validated config into the init plan (parent side, before the fork).
+import { readFileSync } from 'node:fs';
+import type { Sys } from '../sys/sys.js';
+import { O } from '../sys/constants.js';
+import type { Spec, Hook, Process } from '../../spec/types.js';
+import { NAMESPACE_CLONE_FLAG, RLIMIT_NUMBER, type NamespaceType, type RlimitType } from '../../spec/names.js';
+import type { InitPlan, NamespaceJoin, RlimitPlan } from './init-plan.js';
+import { planCapabilities } from './credentials.js';
+import type { RootfsPlan } from '../rootfs/index.js';
+import { ContainerError } from '../container/errors.js';
+
+const NS_ORDER: NamespaceType[] = ['user', 'pid', 'network', 'mount', 'ipc', 'uts', 'cgroup', 'time'];
+
+export interface PlanInputs {
+  spec: Spec;
+  rootfs: RootfsPlan;
+  syncFd: number;
+  parentSyncFd: number;
+  fifoFd: number;
+  preserveFds: number;
+  /** The caller is not root on the host: user namespace with setgroups=deny. */
+  rootless: boolean;
+  seccomp?: { filter: Buffer; flags: number };
+}
+
+let lastCapCache: number | undefined;
+function lastCap(): number {
+  lastCapCache ??= Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+  return lastCapCache;
+}
+
+/** Open the namespaces the config joins by path (user first). Caller closes the fds. */
+export function openNamespaceJoins(sys: Sys, spec: Spec): NamespaceJoin[] {
+  const joins: NamespaceJoin[] = [];
+  const byType = new Map((spec.linux?.namespaces ?? []).map((n) => [n.type, n]));
+  for (const type of NS_ORDER) {
+    const ns = byType.get(type);
+    if (!ns?.path) continue;
+    try {
+      joins.push({ type, fd: sys.open(ns.path, O.RDONLY | O.CLOEXEC), flag: NAMESPACE_CLONE_FLAG[type] });
+    } catch (e) {
+      for (const j of joins) sys.close(j.fd);
+      throw new ContainerError(`linux.namespaces: cannot open ${type} namespace ${ns.path}: ${(e as { code?: string }).code ?? (e as Error).message}`);
+    }
+  }
+  return joins;
+}
+
+/** The user process part of the plan, shared by the init and `exec`. */
+export function planProcess(process: Process, opts: { rootless: boolean; preserveFds: number }): InitPlan['process'] {
+  const user = process.user ?? { uid: 0, gid: 0 };
+  const rlimits: RlimitPlan[] = (process.rlimits ?? []).map((r) => ({
+    name: r.type,
+    resource: RLIMIT_NUMBER[r.type as RlimitType],
+    soft: BigInt(r.soft),
+    hard: BigInt(r.hard),
+  }));
+  return {
+    args: process.args ?? [],
+    env: process.env ?? [],
+    cwd: process.cwd,
+    umask: user.umask,
+    noNewPrivileges: Boolean(process.noNewPrivileges),
+    credentials: {
+      uid: user.uid,
+      gid: user.gid,
+      additionalGids: user.additionalGids ?? [],
+      setGroups: !opts.rootless,
+      ...planCapabilities(process.capabilities, lastCap()),
+    },
+    rlimits,
+    preserveFds: opts.preserveFds,
+  };
+}
+
+export function buildInitPlan(inputs: PlanInputs, joins: NamespaceJoin[]): InitPlan {
+  const { spec } = inputs;
+  const process = spec.process;
+  if (!process) throw new ContainerError('config.json: process is required to create a container');
+  const newNs = new Set((spec.linux?.namespaces ?? []).filter((n) => !n.path).map((n) => n.type));
+  let unshareFlags = 0;
+  for (const type of newNs) if (type !== 'user' && type !== 'cgroup') unshareFlags |= NAMESPACE_CLONE_FLAG[type as NamespaceType];
+
+  const sysctl = Object.entries(spec.linux?.sysctl ?? {}).map(
+    ([key, value]) => [`/proc/sys/${key.replace(/\./g, '/')}`, value] as [string, string],
+  );
+  const timeOffsets = spec.linux?.timeOffsets
+    ? Object.entries(spec.linux.timeOffsets).map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`).join('')
+    : undefined;
+  const hooks = spec.hooks ?? {};
+  return {
+    syncFd: inputs.syncFd,
+    parentSyncFd: inputs.parentSyncFd,
+    joins,
+    newUserNamespace: newNs.has('user'),
+    unshareFlags,
+    newCgroupNamespace: newNs.has('cgroup'),
+    timeOffsets,
+    hostname: spec.hostname,
+    domainname: spec.domainname,
+    rootfs: inputs.rootfs,
+    sysctl,
+    fifoFd: inputs.fifoFd,
+    runtimeHooks: Boolean(hooks.prestart?.length || hooks.createRuntime?.length),
+    createContainerHooks: (hooks.createContainer ?? []) as Hook[],
+    startContainerHooks: (hooks.startContainer ?? []) as Hook[],
+    process: planProcess(process, inputs),
+    seccomp: inputs.seccomp && { ...inputs.seccomp, beforeCredentials: !process.noNewPrivileges },
+  };
+}

@@ -1,0 +1,60 @@
+// The forked stages of `tsrun exec`: join every namespace of the running container (user first),
+// fork so the process is inside the PID namespace, wait until the parent put it in the cgroup,
+// then the same final steps as the init. Child side only: Sys calls, never returns.
+import type { Sys } from '../sys/sys.js';
+import { PR } from '../sys/constants.js';
+import { SyncChannel, type ParentMessage } from './sync.js';
+import type { InitPlan, NamespaceJoin } from './init-plan.js';
+import { execProcess, resolveExecutable } from './init.js';
+
+export interface ExecPlan {
+  syncFd: number;
+  parentSyncFd: number;
+  joins: NamespaceJoin[];
+  process: InitPlan['process'];
+  seccomp: InitPlan['seccomp'];
+}
+
+function report(sync: SyncChannel, stage: string, err: unknown): void {
+  const e = err as { message?: string; call?: string; code?: string; path?: string };
+  try {
+    sync.send({ t: 'error', stage, message: e?.message ?? String(err), call: e?.call, code: e?.code, path: e?.path });
+  } catch {
+    // parent gone
+  }
+}
+
+export function runExecStage1(sys: Sys, plan: ExecPlan): never {
+  const sync = new SyncChannel(sys, plan.syncFd);
+  let code = 1;
+  try {
+    sys.close(plan.parentSyncFd);
+    sys.prctl(PR.SET_DUMPABLE, 0);
+    for (const ns of plan.joins) sys.setns(ns.fd, ns.flag);
+    for (const ns of plan.joins) sys.close(ns.fd);
+    sys.madviseDoFork();
+    const pid = sys.fork();
+    if (pid === 0) runExecProcess(sys, plan, sync);
+    sync.send({ t: 'pid', pid });
+    code = 0;
+  } catch (err) {
+    report(sync, 'namespaces', err);
+  }
+  sys.exit(code);
+}
+
+function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel): never {
+  try {
+    const msg = sync.receive<ParentMessage>();
+    if (msg?.t === 'go') {
+      sys.setsid();
+      for (const r of plan.process.rlimits) sys.prlimit(r.resource, r.soft, r.hard);
+      const path = resolveExecutable(sys, plan.process.args[0], plan.process.env);
+      if (plan.seccomp?.beforeCredentials) sys.seccompSetFilter(plan.seccomp.flags, plan.seccomp.filter);
+      execProcess(sys, plan.process, path, plan.seccomp);
+    }
+  } catch (err) {
+    report(sync, 'exec', err);
+  }
+  sys.exit(127);
+}

@@ -1,0 +1,201 @@
+// The two forked stages of container creation. Runs in a single-threaded fork of Node: only Sys
+// calls, no event loop, never returns (execve or _exit). Any failure is sent to the parent as one
+// message {stage, call, code, path} and the stage exits.
+import type { Sys } from '../sys/sys.js';
+import { SyscallError } from '../sys/errors.js';
+import { CLOSE_RANGE_CLOEXEC, F, O, PR } from '../sys/constants.js';
+import { SyncChannel, type ParentMessage } from './sync.js';
+import type { InitPlan } from './init-plan.js';
+import { applyCredentials } from './credentials.js';
+import { applyRootfs, finishRootfs } from '../rootfs/index.js';
+import { runHookSync } from '../../hooks/sync.js';
+
+class InitAbort extends Error {}
+
+function fail(sync: SyncChannel, stage: string, err: unknown): never {
+  const e = err as Partial<SyscallError> & Error;
+  try {
+    sync.send({ t: 'error', stage, message: e?.message ?? String(err), call: e?.call, code: e?.code, path: e?.path });
+  } catch {
+    // parent gone: nothing to tell
+  }
+  throw new InitAbort();
+}
+
+function expect(sync: SyncChannel, t: ParentMessage['t']): ParentMessage {
+  const msg = sync.receive<ParentMessage>();
+  if (!msg) throw new InitAbort(); // the parent died: give up quietly
+  if (msg.t === 'abort') throw new InitAbort();
+  if (msg.t !== t) throw new Error(`sync: expected ${t}, got ${msg.t}`);
+  return msg;
+}
+
+/** Stage 1: namespaces (user first), then fork the init so it is PID 1 of a new PID namespace. */
+export function runStage1(sys: Sys, plan: InitPlan): never {
+  const sync = new SyncChannel(sys, plan.syncFd);
+  let code = 1;
+  try {
+    try {
+      sys.close(plan.parentSyncFd);
+      sys.prctl(PR.SET_DUMPABLE, 0);
+      for (const ns of plan.joins) sys.setns(ns.fd, ns.flag);
+      for (const ns of plan.joins) sys.close(ns.fd);
+      if (plan.newUserNamespace) {
+        sys.unshare(0x10000000 /* CLONE_NEWUSER */);
+        sync.send({ t: 'userns' });
+        expect(sync, 'go');
+        sys.setresgid(0, 0, 0);
+        sys.setresuid(0, 0, 0);
+      }
+      if (plan.unshareFlags) sys.unshare(plan.unshareFlags);
+      if (plan.timeOffsets) writeFile(sys, '/proc/self/timens_offsets', plan.timeOffsets);
+      sys.madviseDoFork();
+      const pid = sys.fork();
+      if (pid === 0) runInit(sys, plan, sync);
+      sync.send({ t: 'pid', pid });
+      code = 0;
+    } catch (err) {
+      if (!(err instanceof InitAbort)) fail(sync, 'namespaces', err);
+    }
+  } catch {
+    // InitAbort: already reported
+  }
+  sys.exit(code);
+}
+
+/** Stage 2, the init: rootfs, identity, wait for `start`, then execve the user's process. */
+function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
+  let stage = 'init';
+  try {
+    try {
+      const start = expect(sync, 'start') as Extract<ParentMessage, { t: 'start' }>;
+      const state = Buffer.from(start.state);
+      if (plan.newCgroupNamespace) sys.unshare(0x02000000 /* CLONE_NEWCGROUP */);
+      sys.setsid();
+
+      stage = 'rootfs';
+      applyRootfs(sys, plan.rootfs, {
+        beforePivot: () => {
+          if (plan.runtimeHooks) {
+            sync.send({ t: 'hooks' });
+            expect(sync, 'go');
+          }
+          stage = 'createContainer hooks';
+          plan.createContainerHooks.forEach((h, i) => runHookSync(sys, h, state, 'createContainer', i));
+          stage = 'rootfs';
+        },
+      });
+      stage = 'hostname';
+      if (plan.hostname !== undefined) sys.sethostname(plan.hostname);
+      if (plan.domainname !== undefined) sys.setdomainname(plan.domainname);
+      stage = 'sysctl';
+      for (const [path, value] of plan.sysctl) writeFile(sys, path, value);
+      stage = 'rootfs';
+      finishRootfs(sys, plan.rootfs);
+
+      stage = 'process';
+      const proc = plan.process;
+      for (const r of proc.rlimits) {
+        try {
+          sys.prlimit(r.resource, r.soft, r.hard);
+        } catch (e) {
+          throw new Error(`rlimit ${r.name} ${r.soft}:${r.hard}: ${(e as Error).message.replace(/^.*: /, '')}${(e as SyscallError).code === 'EPERM' ? ' (above the hard limit tsrun was started with)' : ''}`);
+        }
+      }
+      const path = resolveExecutable(sys, proc.args[0], proc.env);
+      if (plan.seccomp?.beforeCredentials) {
+        // Without no_new_privs the filter must be loaded while the init still has CAP_SYS_ADMIN.
+        sys.seccompSetFilter(plan.seccomp.flags, plan.seccomp.filter);
+      }
+
+      sync.send({ t: 'ready' });
+      stage = 'start';
+      const fifo = sys.open(`/proc/self/fd/${plan.fifoFd}`, O.WRONLY | O.CLOEXEC);
+      sys.write(fifo, '0');
+      sys.close(fifo);
+      sys.close(plan.fifoFd);
+
+      stage = 'startContainer hooks';
+      plan.startContainerHooks.forEach((h, i) => runHookSync(sys, h, state, 'startContainer', i));
+
+      stage = 'process';
+      execProcess(sys, proc, path, plan.seccomp);
+    } catch (err) {
+      if (!(err instanceof InitAbort)) {
+        reportLate(sys, sync, stage, err);
+      }
+    }
+  } catch {
+    // reported
+  }
+  sys.exit(127);
+}
+
+/**
+ * The last steps before the user's program, shared by the init and `exec`: identity and
+ * capabilities, cwd, no_new_privs, umask, seccomp (late when no_new_privs allows it), then execve.
+ */
+export function execProcess(sys: Sys, proc: InitPlan['process'], path: string, seccomp: InitPlan['seccomp']): never {
+  applyCredentials(sys, proc.credentials);
+  sys.chdir(proc.cwd);
+  if (proc.noNewPrivileges) sys.prctl(PR.SET_NO_NEW_PRIVS, 1);
+  if (proc.umask !== undefined) sys.umask(proc.umask);
+  if (seccomp && !seccomp.beforeCredentials) sys.seccompSetFilter(seccomp.flags, seccomp.filter);
+  prepareExec(sys, proc.preserveFds);
+  return sys.execve(path, proc.args, proc.env);
+}
+
+/** Before `start` the parent hears about errors; after it, only the container's stderr can. */
+function reportLate(sys: Sys, sync: SyncChannel, stage: string, err: unknown): void {
+  try {
+    fail(sync, stage, err);
+  } catch {
+    try {
+      sys.write(2, `tsrun init: ${stage}: ${(err as Error)?.message ?? err}\n`);
+    } catch {
+      // nothing more to do
+    }
+  }
+}
+
+function writeFile(sys: Sys, path: string, data: string): void {
+  const fd = sys.open(path, O.WRONLY | O.CLOEXEC);
+  try {
+    sys.write(fd, data);
+  } finally {
+    sys.close(fd);
+  }
+}
+
+/** As runc: find the program before reporting ready, so a missing one fails `create`. */
+export function resolveExecutable(sys: Sys, file: string, env: string[]): string {
+  if (file.includes('/')) {
+    if (!sys.access(file, 1 /* X_OK */)) throw new Error(`exec: "${file}": no such file or not executable`);
+    return file;
+  }
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  for (const dir of pathVar.split(':')) {
+    const candidate = `${dir || '.'}/${file}`;
+    if (sys.access(candidate, 1)) {
+      try {
+        if ((sys.stat(candidate).mode & 0o170000) === 0o100000) return candidate;
+      } catch {
+        // keep looking
+      }
+    }
+  }
+  throw new Error(`exec: "${file}": executable file not found in $PATH`);
+}
+
+/** Signals back to default, stdio inheritable, every other fd closed on exec (CVE-2024-21626). */
+function prepareExec(sys: Sys, preserveFds: number): void {
+  sys.resetSignals();
+  for (let fd = 0; fd < 3 + preserveFds; fd++) {
+    try {
+      sys.fcntl(fd, F.SETFD, 0);
+    } catch {
+      // fd not open: fine
+    }
+  }
+  sys.closeRange(3 + preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+}

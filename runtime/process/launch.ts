@@ -1,0 +1,123 @@
+// Parent side of container creation: fork stage 1 and answer the stages over the sync channel
+// until the init reports ready (or fails). DESIGN.md §2 explains why this is a fork of Node.
+import { writeFileSync } from 'node:fs';
+import type { Sys } from '../sys/sys.js';
+import { SyscallError } from '../sys/errors.js';
+import type { IDMapping } from '../../spec/types.js';
+import type { InitPlan } from './init-plan.js';
+import { SyncChannel, type ChildMessage } from './sync.js';
+import { runStage1 } from './init.js';
+import { decodeWaitStatus, describeExit } from './wait-status.js';
+import { ContainerError } from '../container/errors.js';
+
+export class InitError extends ContainerError {
+  constructor(readonly stage: string, message: string, readonly code?: string, readonly path?: string) {
+    super(message);
+    this.name = 'InitError';
+  }
+}
+
+export interface LaunchHooks {
+  /** Stage 1 made its user namespace: write its id maps. */
+  userNamespace(stage1Pid: number): void;
+  /** The init exists (host pid): put it in its cgroup; returns the state JSON for in-container hooks. */
+  initCreated(pid: number): Promise<string> | string;
+  /** Namespaces exist, before pivot_root: run prestart and createRuntime hooks. */
+  runtimeHooks(): Promise<void>;
+}
+
+export interface Launched {
+  pid: number;
+}
+
+function assertSingleThreadedNode(): void {
+  if (!process.execArgv.includes('--single-threaded')) {
+    throw new ContainerError('tsrun must run under `node --single-threaded` (use the tsrun launcher): forking a multi-threaded Node can deadlock');
+  }
+}
+
+/**
+ * Fork stage 1 and drive it. `onPid` is called as soon as the init's pid is known so that the
+ * caller can clean it up if anything later fails.
+ */
+export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, onPid: (pid: number) => void): Promise<Launched> {
+  assertSingleThreadedNode();
+  sys.madviseDoFork();
+  const stage1 = sys.fork();
+  if (stage1 === 0) runStage1(sys, plan);
+
+  sys.close(plan.syncFd);
+  const sync = new SyncChannel(sys, plan.parentSyncFd);
+  let initPid = 0;
+  let stage1Reaped = false;
+  const reapStage1 = () => {
+    if (!stage1Reaped) {
+      stage1Reaped = true;
+      return decodeWaitStatus(sys.waitpid(stage1).status);
+    }
+    return undefined;
+  };
+  try {
+    for (;;) {
+      const msg = sync.receive<ChildMessage>();
+      if (!msg) {
+        const exit = reapStage1();
+        throw new InitError('init', `container init exited before it was ready${exit ? ` (${describeExit(exit)})` : ''}`);
+      }
+      switch (msg.t) {
+        case 'userns':
+          try {
+            hooks.userNamespace(stage1);
+          } catch (e) {
+            sync.send({ t: 'abort', message: String(e) });
+            throw e;
+          }
+          sync.send({ t: 'go' });
+          break;
+        case 'pid': {
+          initPid = msg.pid;
+          onPid(initPid);
+          const exit = reapStage1();
+          if (exit && (exit.code ?? 1) !== 0) throw new InitError('namespaces', `stage 1 failed (${describeExit(exit)})`);
+          const state = await hooks.initCreated(initPid);
+          sync.send({ t: 'start', state });
+          break;
+        }
+        case 'hooks':
+          try {
+            await hooks.runtimeHooks();
+          } catch (e) {
+            sync.send({ t: 'abort', message: String(e) });
+            throw e;
+          }
+          sync.send({ t: 'go' });
+          break;
+        case 'ready':
+          return { pid: initPid };
+        case 'error':
+          throw new InitError(msg.stage, msg.message, msg.code, msg.path);
+      }
+    }
+  } finally {
+    reapStage1();
+    sys.close(plan.parentSyncFd);
+  }
+}
+
+/** Write /proc/PID/{setgroups,uid_map,gid_map} for a new user namespace. */
+export function writeIdMaps(pid: number, uidMappings: IDMapping[] = [], gidMappings: IDMapping[] = [], denySetgroups: boolean): void {
+  const render = (maps: IDMapping[]) => maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+  const write = (file: string, data: string) => {
+    try {
+      writeFileSync(`/proc/${pid}/${file}`, data);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new InitError('user namespace', `write /proc/${pid}/${file} (${JSON.stringify(data.trim())}): ${code}`, code);
+    }
+  };
+  if (denySetgroups) write('setgroups', 'deny');
+  if (uidMappings.length) write('uid_map', render(uidMappings));
+  if (gidMappings.length) write('gid_map', render(gidMappings));
+}
+
+export { SyscallError };

@@ -1,0 +1,136 @@
+// What a process sees inside a tsrun container, checked from inside, and compared with runc on the
+// same bundle where the two should agree.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readlinkSync } from 'node:fs';
+import { Sandbox } from '../support/containers.js';
+import type { Spec } from '../../spec/types.js';
+
+const t = suite('inside');
+let sb: Sandbox;
+t.before.each(() => {
+  sb = new Sandbox();
+});
+t.after.each(() => sb.cleanup());
+
+function inside(script: string, edit?: (s: Spec) => void, extra: string[] = []): { code: number; out: string; err: string } {
+  const r = sb.tsrun(['run', ...extra, '--bundle', sb.bundle(['sh', '-c', script], edit), sb.id()]);
+  return { code: r.code, out: r.stdout, err: r.stderr };
+}
+
+t('hostname, domainname and new namespaces', () => {
+  const r = inside('hostname; cat /proc/sys/kernel/domainname; for n in pid mnt uts ipc net cgroup; do readlink /proc/self/ns/$n; done', (s) => {
+    s.domainname = 'example.test';
+  });
+  assert.is(r.code, 0, r.err);
+  const lines = r.out.trim().split('\n');
+  assert.is(lines[0], 'tsrun-test');
+  assert.is(lines[1], 'example.test');
+  const host = ['pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup'].map((n) => readlinkSync(`/proc/self/ns/${n}`));
+  lines.slice(2).forEach((ns, i) => assert.is.not(ns, host[i], `new ${ns}`));
+});
+
+t('joining an existing namespace by path', () => {
+  const hostNet = readlinkSync('/proc/self/ns/net');
+  const r = inside('readlink /proc/self/ns/net', (s) => {
+    s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { type: 'network', path: '/proc/1/ns/net' } : n));
+  });
+  assert.is(r.code, 0, r.err);
+  assert.is(r.out.trim(), readlinkSync('/proc/1/ns/net'));
+  void hostNet;
+});
+
+t('mounts: proc, /dev tmpfs, devpts, shm, mqueue, sysfs, and the root is the bundle rootfs', () => {
+  const r = inside('cat /proc/self/mountinfo');
+  assert.is(r.code, 0, r.err);
+  const byDest = new Map(r.out.trim().split('\n').map((l) => {
+    const f = l.split(' ');
+    const sep = f.indexOf('-');
+    return [f[4], { fstype: f[sep + 1], opts: f[5] }];
+  }));
+  assert.is(byDest.get('/proc')?.fstype, 'proc');
+  assert.is(byDest.get('/dev')?.fstype, 'tmpfs');
+  assert.is(byDest.get('/dev/pts')?.fstype, 'devpts');
+  assert.is(byDest.get('/dev/shm')?.fstype, 'tmpfs');
+  assert.is(byDest.get('/dev/mqueue')?.fstype, 'mqueue');
+  assert.is(byDest.get('/sys')?.fstype, 'sysfs');
+  assert.match(byDest.get('/sys')!.opts, /^ro/);
+  assert.match(byDest.get('/')!.opts, /^ro/, 'root.readonly');
+});
+
+t('default devices and /dev symlinks', () => {
+  const r = inside('for d in null zero full random urandom tty; do stat -c "%n %F %t:%T %a" /dev/$d; done; for l in fd stdin stdout stderr ptmx; do echo "$l -> $(readlink /dev/$l)"; done; echo x > /dev/null && head -c 4 /dev/zero | wc -c');
+  assert.is(r.code, 0, r.err);
+  const out = r.out;
+  assert.match(out, '/dev/null character special file 1:3 666');
+  assert.match(out, '/dev/zero character special file 1:5 666');
+  assert.match(out, '/dev/full character special file 1:7 666');
+  assert.match(out, '/dev/random character special file 1:8 666');
+  assert.match(out, '/dev/urandom character special file 1:9 666');
+  assert.match(out, '/dev/tty character special file 5:0 666');
+  assert.match(out, 'fd -> /proc/self/fd');
+  assert.match(out, 'stdin -> /proc/self/fd/0');
+  assert.match(out, 'stdout -> /proc/self/fd/1');
+  assert.match(out, 'stderr -> /proc/self/fd/2');
+  assert.match(out, 'ptmx -> pts/ptmx');
+  assert.match(out, /\n4\n$/);
+});
+
+t('linux.devices creates the requested node', () => {
+  const r = inside('stat -c "%F %t:%T %a %u:%g" /dev/tsrun-loop', (s) => {
+    s.linux!.devices = [{ path: '/dev/tsrun-loop', type: 'b', major: 7, minor: 200, fileMode: 0o640, uid: 0, gid: 6 }];
+    s.linux!.resources = { devices: [{ allow: true, access: 'rwm' }] };
+  });
+  assert.is(r.code, 0, r.err);
+  assert.is(r.out.trim(), 'block special file 7:c8 640 0:6');
+});
+
+t('masked and readonly paths', () => {
+  const r = inside('cat /proc/kcore | wc -c; ls /proc/acpi 2>/dev/null | wc -l; echo 1 > /proc/sys/kernel/domainname && echo WROTE || echo DENIED; touch /proc/sysrq-trigger 2>&1 | grep -c "Read-only" ');
+  assert.is(r.code, 0, r.err);
+  const [kcore, acpi, sysWrite] = r.out.trim().split('\n');
+  assert.is(kcore, '0', 'masked file reads empty');
+  assert.is(acpi, '0', 'masked dir is empty');
+  assert.is(sysWrite, 'DENIED', '/proc/sys is read-only');
+});
+
+t('process: cwd, env, user, additional gids, umask', () => {
+  const r = inside('pwd; echo $FOO; id -u; id -g; id -G; umask', (s) => {
+    s.process!.cwd = '/tmp';
+    s.process!.env = ['PATH=/bin', 'FOO=bar baz'];
+    s.process!.user = { uid: 1000, gid: 1001, additionalGids: [1002, 1003], umask: 0o027 };
+  });
+  assert.is(r.code, 0, r.err);
+  assert.is(r.out, '/tmp\nbar baz\n1000\n1001\n1001 1002 1003\n0027\n');
+});
+
+t('user namespace: uid_map and gid_map as configured', () => {
+  const r = inside('cat /proc/self/uid_map /proc/self/gid_map; id -u', (s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    // the shared rootfs belongs to host root: in the user ns it shows as nobody; keep it read-only
+    s.mounts = s.mounts!.filter((m) => m.type !== 'cgroup');
+  });
+  assert.is(r.code, 0, r.err);
+  const lines = r.out.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+  assert.equal(lines, ['0 100000 65536', '0 200000 65536', '0']);
+});
+
+t('--no-pivot: MS_MOVE + chroot', () => {
+  const r = inside('cat /etc/hostname; echo pid=$$', undefined, ['--no-pivot']);
+  assert.is(r.code, 0, r.err);
+  assert.is(r.out, 'busybox\npid=1\n');
+});
+
+t('same as runc: exit codes, hostname, capabilities, mount points', () => {
+  const script = 'hostname; grep -E "^(CapBnd|CapEff|CapPrm|CapInh|CapAmb|NoNewPrivs)" /proc/self/status; cut -d" " -f5 /proc/self/mountinfo | sort; exit 7';
+  const bundle = sb.bundle(['sh', '-c', script]);
+  const ours = sb.tsrun(['run', '--bundle', bundle, sb.id('ours')]);
+  const runc = sb.runc(['run', '--bundle', bundle, sb.id('runc')]);
+  assert.is(runc.code, 7, runc.stderr);
+  assert.is(ours.code, 7, ours.stderr);
+  assert.is(ours.stdout, runc.stdout);
+});
+
+t.run();

@@ -1,0 +1,194 @@
+// The lifecycle core with real busybox containers: create/start/state/kill/delete/run/list.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Sandbox, cgroupDirs } from '../support/containers.js';
+
+const t = suite('lifecycle');
+let sb: Sandbox;
+t.before.each(() => {
+  sb = new Sandbox();
+});
+t.after.each(() => sb.cleanup());
+
+function sh(script: string): string[] {
+  return ['sh', '-c', script];
+}
+
+t('run: the process is PID 1 and its exit code comes back', () => {
+  const r = sb.tsrun(['run', '--bundle', sb.bundle(sh('echo pid=$$; exit 3')), sb.id()]);
+  assert.is(r.stdout.trim(), 'pid=1', r.stderr);
+  assert.is(r.code, 3);
+});
+
+t('run: a process killed by a signal exits 128+signal', () => {
+  const r = sb.tsrun(['run', '--bundle', sb.bundle(sh('kill -9 $$; sleep 5')), sb.id()]);
+  assert.is(r.code, 137, r.stderr);
+});
+
+t('run: /bin/true exits 0 and leaves no state behind', () => {
+  const id = sb.id();
+  const r = sb.tsrun(['run', '--bundle', sb.bundle(['true']), id]);
+  assert.is(r.code, 0, r.stderr);
+  assert.not.ok(existsSync(join(sb.root, id)), 'state dir removed after foreground run');
+});
+
+t('create, state, start, kill, delete: the full state machine', () => {
+  const id = sb.id();
+  const bundle = sb.bundle(['sleep', '100']);
+  const pidFile = join(sb.dir, 'init.pid');
+  let r = sb.tsrun(['create', '--bundle', bundle, '--pid-file', pidFile, id]);
+  assert.is(r.code, 0, r.stderr);
+  const pidText = readFileSync(pidFile, 'utf8');
+  assert.match(pidText, /^\d+$/, 'bare decimal pid, no newline');
+
+  let state = JSON.parse(sb.tsrun(['state', id]).stdout);
+  assert.is(state.status, 'created');
+  assert.is(state.pid, Number(pidText));
+  assert.is(state.id, id);
+  assert.is(state.bundle, bundle);
+  for (const key of ['ociVersion', 'rootfs', 'created', 'owner']) assert.ok(key in state, key);
+  // The init waits: the process has not exec'd sleep yet.
+  assert.not.match(readFileSync(`/proc/${state.pid}/cmdline`, 'utf8'), /sleep/);
+
+  r = sb.tsrun(['start', id]);
+  assert.is(r.code, 0, r.stderr);
+  state = JSON.parse(sb.tsrun(['state', id]).stdout);
+  assert.is(state.status, 'running');
+  assert.is(readFileSync(`/proc/${state.pid}/cmdline`, 'utf8'), 'sleep\u0000100\u0000');
+
+  r = sb.tsrun(['start', id]);
+  assert.is.not(r.code, 0, 'start twice is refused');
+  assert.match(r.stderr, id);
+
+  r = sb.tsrun(['delete', id]);
+  assert.is.not(r.code, 0, 'delete of a running container needs --force');
+  assert.match(r.stderr, /not stopped/);
+
+  r = sb.tsrun(['kill', id, 'KILL']);
+  assert.is(r.code, 0, r.stderr);
+  for (let i = 0; i < 100 && JSON.parse(sb.tsrun(['state', id]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  state = JSON.parse(sb.tsrun(['state', id]).stdout);
+  assert.is(state.status, 'stopped');
+  assert.is(state.pid, 0);
+
+  r = sb.tsrun(['kill', id]);
+  assert.is.not(r.code, 0, 'kill of a stopped container is refused');
+
+  r = sb.tsrun(['delete', id]);
+  assert.is(r.code, 0, r.stderr);
+  assert.not.ok(existsSync(join(sb.root, id)));
+  r = sb.tsrun(['state', id]);
+  assert.is.not(r.code, 0);
+  assert.match(r.stderr, `"${id}" does not exist`);
+});
+
+t('create of an existing id is refused and leaves the first container alone', () => {
+  const id = sb.id();
+  const bundle = sb.bundle(['sleep', '100']);
+  assert.is(sb.tsrun(['create', '--bundle', bundle, id]).code, 0);
+  const r = sb.tsrun(['create', '--bundle', bundle, id]);
+  assert.is.not(r.code, 0);
+  assert.match(r.stderr, 'already exists');
+  assert.is(JSON.parse(sb.tsrun(['state', id]).stdout).status, 'created');
+});
+
+t('delete of a created container needs no --force (as runc)', () => {
+  const id = sb.id();
+  assert.is(sb.tsrun(['create', '--bundle', sb.bundle(['sleep', '100']), id]).code, 0);
+  const pid = JSON.parse(sb.tsrun(['state', id]).stdout).pid;
+  const r = sb.tsrun(['delete', id]);
+  assert.is(r.code, 0, r.stderr);
+  assert.not.ok(existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z');
+});
+
+t('unknown ids: one clear error, non-zero exit', () => {
+  for (const cmd of [['state'], ['start'], ['kill'], ['delete']]) {
+    const r = sb.tsrun([...cmd, 'tsrun-test-nope']);
+    assert.is.not(r.code, 0, cmd[0]);
+    assert.match(r.stderr, '"tsrun-test-nope" does not exist', cmd[0]);
+    assert.is(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+  }
+  assert.is(sb.tsrun(['delete', '--force', 'tsrun-test-nope']).code, 0, 'delete --force of nothing is fine');
+});
+
+t('kill accepts signal names and numbers; --all; default TERM', () => {
+  for (const sig of ['KILL', 'SIGKILL', '9', undefined]) {
+    const id = sb.id(`kill${sig ?? 'default'}`);
+    assert.is(sb.tsrun(['run', '-d', '--bundle', sb.bundle(sh('trap "exit 42" TERM; while true; do sleep 0.1; done')), id]).code, 0);
+    const r = sb.tsrun(['kill', id, ...(sig ? [sig] : [])]);
+    assert.is(r.code, 0, r.stderr);
+  }
+  const r = sb.tsrun(['kill', sb.id('k0'), 'NOSUCHSIG']);
+  assert.is.not(r.code, 0);
+});
+
+t('list: table, json and -q', () => {
+  assert.is(sb.tsrun(['list', '--format', 'json']).stdout.trim(), 'null');
+  const id = sb.id();
+  assert.is(sb.tsrun(['create', '--bundle', sb.bundle(['sleep', '100']), id]).code, 0);
+  const rows = JSON.parse(sb.tsrun(['list', '--format=json']).stdout);
+  assert.is(rows.length, 1);
+  assert.is(rows[0].id, id);
+  assert.is(rows[0].status, 'created');
+  assert.is(sb.tsrun(['list', '-q']).stdout, `${id}\n`);
+  assert.match(sb.tsrun(['list']).stdout, /^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\n/);
+});
+
+t('an init that dies on its own is reported stopped', () => {
+  const id = sb.id();
+  assert.is(sb.tsrun(['run', '-d', '--bundle', sb.bundle(['true']), id]).code, 0);
+  let status = '';
+  for (let i = 0; i < 100; i++) {
+    status = JSON.parse(sb.tsrun(['state', id]).stdout).status;
+    if (status === 'stopped') break;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+  assert.is(status, 'stopped');
+});
+
+t('a missing program fails create with a clear error and leaves nothing', () => {
+  const id = sb.id();
+  const before = cgroupDirs().length;
+  const r = sb.tsrun(['create', '--bundle', sb.bundle(['/no/such/program']), id]);
+  assert.is.not(r.code, 0);
+  assert.match(r.stderr, '/no/such/program');
+  assert.not.ok(existsSync(join(sb.root, id)), 'no state dir');
+  assert.is(cgroupDirs().length, before, 'no cgroup left');
+});
+
+t('a broken config.json fails create naming the JSON path, nothing left', () => {
+  const id = sb.id();
+  const bundle = sb.bundle(['true'], (s) => {
+    (s.process as any).args = 'not-an-array';
+  });
+  const r = sb.tsrun(['create', '--bundle', bundle, id]);
+  assert.is.not(r.code, 0);
+  assert.match(r.stderr, /process.*args/);
+  assert.not.ok(existsSync(join(sb.root, id)));
+  writeFileSync(join(bundle, 'config.json'), '{ "ociVersion": ');
+  const r2 = sb.tsrun(['create', '--bundle', bundle, id]);
+  assert.is.not(r2.code, 0);
+  assert.match(r2.stderr, 'config.json');
+});
+
+t('--log with --log-format json records errors as level error', () => {
+  const log = join(sb.dir, 'log.json');
+  const r = sb.tsrun(['--log', log, '--log-format', 'json', 'state', 'tsrun-test-nope']);
+  assert.is.not(r.code, 0);
+  const last = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').pop()!);
+  assert.is(last.level, 'error');
+  assert.match(last.msg, 'does not exist');
+  assert.ok(last.time);
+});
+
+t('bad CLI use: usage errors', () => {
+  assert.is(sb.tsrun(['create']).code, 2);
+  assert.is(sb.tsrun(['--no-such-flag', 'list']).code, 2);
+  assert.is(sb.tsrun(['list', '--bogus']).code, 2);
+  assert.is(sb.tsrun(['frobnicate']).code, 2);
+  assert.match(sb.tsrun(['--version']).stdout, /^tsrun version/);
+});
+
+t.run();
