@@ -1,7 +1,8 @@
 // Build: compile the JSON schemas to standalone ajv validators, then bundle the CLI into one file.
 // Runs on `npm install` (prepare) and `npm run build`; takes well under a second.
+// runtime/bin/start.cjs keeps V8 code caches of the bundle in dist/code-cache; a build drops them.
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -20,5 +21,8 @@ await build({
   external: ['koffi'],
   sourcemap: 'linked',
   legalComments: 'none',
+  logOverride: { 'empty-import-meta': 'silent' },
   logLevel: 'warning',
 });
+
+rmSync(join(top, 'dist/code-cache'), { recursive: true, force: true });

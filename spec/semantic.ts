@@ -15,6 +15,9 @@ export function semanticIssues(config: unknown): ValidationIssue[] {
   const namespaces = namespaceIndex(config);
   checkVersion(issues, config);
   checkProcess(issues, config, namespaces);
+  // A `linux` of the wrong type was reported by the schema; judging namespaces without it would
+  // only add noise.
+  if (config.linux !== undefined && !isObj(config.linux)) return issues.items;
   checkHostname(issues, config, namespaces);
   checkMounts(issues, config, namespaces);
   checkLinux(issues, config, namespaces);
@@ -68,7 +71,7 @@ function checkRlimits(issues: IssueList, proc: Obj): void {
         seen.set(r.type, i);
       }
     }
-    if (isInt(r.soft) && isInt(r.hard) && r.soft > r.hard) {
+    if (isInt(r.soft) && isInt(r.hard) && r.hard >= 0 && r.soft > r.hard) {
       issues.error(pointer('process', 'rlimits', i, 'soft'), `soft limit ${r.soft} is above the hard limit ${r.hard}`);
     }
   });

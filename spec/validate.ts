@@ -131,6 +131,7 @@ const INTEGER_LIMITS: Record<string, string> = {
 };
 
 function schemaIssues(config: unknown, errors: AjvError[]): ValidationIssue[] {
+  attachPropertyNames(errors);
   const out: ValidationIssue[] = [];
   const patternFailed = new Set(errors.filter((e) => e.keyword === 'pattern').map((e) => e.instancePath));
   for (const e of errors) {
@@ -138,6 +139,21 @@ function schemaIssues(config: unknown, errors: AjvError[]): ValidationIssue[] {
     if (issue) out.push(issue);
   }
   return out;
+}
+
+/**
+ * A failed key check ($ref'd from propertyNames) reports the object's path only; the
+ * "propertyNames" error that follows it names the key. Give the key to the errors before it.
+ */
+function attachPropertyNames(errors: AjvError[]): void {
+  errors.forEach((outer, k) => {
+    if (outer.keyword !== 'propertyNames') return;
+    for (let j = k - 1; j >= 0; j--) {
+      const inner = errors[j];
+      if (inner.instancePath !== outer.instancePath || inner.keyword === 'propertyNames' || inner.propertyName !== undefined) break;
+      inner.propertyName = outer.params.propertyName;
+    }
+  });
 }
 
 function convert(config: unknown, e: AjvError, patternFailed: Set<string>): ValidationIssue | undefined {

@@ -4,8 +4,7 @@ import { parseFlags, UsageError, str, bool, type FlagSpec } from './args.js';
 import { configureLog, reportError } from './log.js';
 import { commands } from './commands.js';
 import { OCI_VERSION } from '../../spec/names.js';
-
-const VERSION = '0.1.0';
+import { TSRUN_VERSION as VERSION } from '../../spec/features.js';
 
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'root', type: 'string', default: '/run/tsrun' },

@@ -4,7 +4,8 @@ import { readlinkSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Sys } from '../sys/sys.js';
 import { O } from '../sys/constants.js';
-import { loadConfig } from '../../spec/validate.js';
+import { formatIssue, loadConfig } from '../../spec/validate.js';
+import { warn } from '../cli/log.js';
 import type { Spec } from '../../spec/types.js';
 import { OCI_VERSION } from '../../spec/names.js';
 import { StateStore, writeFileAtomic, type ContainerRecord } from './store.js';
@@ -38,7 +39,7 @@ const NS_FILES: Record<string, string> = {
 
 export async function createContainer(sys: Sys, store: StateStore, opts: CreateOptions): Promise<ContainerRecord> {
   const bundle = resolve(opts.bundle);
-  const spec: Spec = loadConfig(bundle);
+  const spec: Spec = loadConfig(bundle, { onWarning: (issue, file) => warn(`${file}: ${formatIssue(issue)}`) });
   checkUnsupported(spec, opts);
   const rootfs = isAbsolute(spec.root!.path) ? spec.root!.path : join(bundle, spec.root!.path);
   const rootless = sys.geteuid() !== 0;
@@ -77,10 +78,13 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
 
     const fifo = store.fifoPath(opts.id);
     sys.mkfifo(fifo, 0o622);
+    sys.chmod(fifo, 0o622); // mkfifo's mode went through the umask
+    const root = hostRootIds(spec);
+    sys.lchown(fifo, root.uid, root.gid); // the init reopens it as the container's root
     const fifoFd = sys.open(fifo, O.PATH | O.CLOEXEC);
     fds.push(fifoFd);
     const [parentSyncFd, syncFd] = sys.socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    fds.push(parentSyncFd);
+    fds.push(parentSyncFd, syncFd);
     const joins = openNamespaceJoins(sys, spec);
     fds.push(...joins.map((j) => j.fd));
 
@@ -97,6 +101,8 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       joins,
     );
     const rec = record;
+    fds.splice(fds.indexOf(parentSyncFd), 1); // launchInit owns both ends of the sync channel now
+    fds.splice(fds.indexOf(syncFd), 1);
     const launched = await launchInit(
       sys,
       plan,
@@ -154,6 +160,14 @@ function writeOomScoreAdj(pid: number, value: number): void {
   } catch (e) {
     throw new ContainerError(`process.oomScoreAdj ${value}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+}
+
+/** Host uid/gid of the container's root (itself, without a user namespace). */
+function hostRootIds(spec: Spec): { uid: number; gid: number } {
+  const map = (maps: { containerID: number; hostID: number; size: number }[] | undefined, fallback: number) =>
+    maps?.find((m) => m.containerID === 0)?.hostID ?? fallback;
+  const userns = (spec.linux?.namespaces ?? []).some((n) => n.type === 'user');
+  return userns ? { uid: map(spec.linux?.uidMappings, 0), gid: map(spec.linux?.gidMappings, 0) } : { uid: 0, gid: 0 };
 }
 
 function captureNamespaces(pid: number): Record<string, string> {

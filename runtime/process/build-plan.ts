@@ -46,14 +46,21 @@ export function openNamespaceJoins(sys: Sys, spec: Spec): NamespaceJoin[] {
   return joins;
 }
 
+const RLIM_INFINITY = 0xffffffffffffffffn;
+/** JSON numbers above 2^53 arrive rounded (2^64-1 becomes 2^64): anything that large is "unlimited". */
+function rlimitValue(v: number): bigint {
+  const b = BigInt(Math.trunc(v));
+  return b >= RLIM_INFINITY ? RLIM_INFINITY : b;
+}
+
 /** The user process part of the plan, shared by the init and `exec`. */
 export function planProcess(process: Process, opts: { rootless: boolean; preserveFds: number }): InitPlan['process'] {
   const user = process.user ?? { uid: 0, gid: 0 };
   const rlimits: RlimitPlan[] = (process.rlimits ?? []).map((r) => ({
     name: r.type,
     resource: RLIMIT_NUMBER[r.type as RlimitType],
-    soft: BigInt(r.soft),
-    hard: BigInt(r.hard),
+    soft: rlimitValue(r.soft),
+    hard: rlimitValue(r.hard),
   }));
   return {
     args: process.args ?? [],

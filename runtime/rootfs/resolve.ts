@@ -36,6 +36,15 @@ export interface Resolved {
  */
 export function createInRoot(ctx: RootCtx, rel: string, want: 'dir' | 'file', noSymlinks: boolean, shown: string): Resolved {
   const { sys, rootfd } = ctx;
+  // Fast path, one call: the path exists and has no symlink at all, so it resolves to itself.
+  if (rel !== '' && !components(rel).includes('..')) {
+    try {
+      sys.close(sys.openat2(rootfd, rel, O.PATH | O.CLOEXEC | (noSymlinks ? O.DIRECTORY : 0), 0, RESOLVE.BENEATH | RESOLVE.NO_SYMLINKS | RESOLVE.NO_MAGICLINKS));
+      return { path: components(rel).join('/'), created: false };
+    } catch (e) {
+      if (!(e instanceof SyscallError)) throw e; // ENOENT, ELOOP, ENOTDIR...: the walk below sorts it out
+    }
+  }
   const pending = components(rel).reverse();
   const done: string[] = [];
   let dirfd = rootfd;

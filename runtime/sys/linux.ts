@@ -7,14 +7,15 @@ import { SYSCALL_NR } from './constants.js';
 
 type KoffiFn = (...args: any[]) => any;
 
-const require = createRequire(import.meta.url);
+// In the CJS bundle `require` exists; under tsx (ESM, tests) it is made from this module's URL.
+const load = typeof require === 'function' ? require : createRequire(import.meta.url);
 let koffi: any;
 let libc: any;
 const fns = new Map<string, KoffiFn>();
 
 function lib(): any {
   if (!libc) {
-    koffi = require('koffi');
+    koffi = load('koffi');
     libc = koffi.load('libc.so.6');
   }
   return libc;

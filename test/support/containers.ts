@@ -1,7 +1,7 @@
 // Helpers for tests that run real containers: a private --root, bundles from busybox, and cleanup
 // that runs even when a test fails.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,11 +18,28 @@ export interface Result {
   stderr: string;
 }
 
+/**
+ * Run a command with stdout/stderr going to files, not pipes: a detached container inherits them,
+ * and a pipe would keep the caller waiting until the container exits.
+ */
 export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Result {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000, env, ...opts });
-  return { code: r.status ?? 128 + (r.signal ? 9 : 0), stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  const dir = mkdtempSync(join(tmpdir(), 'tsrun-test-out-'));
+  const outFd = openSync(join(dir, 'out'), 'w+');
+  const errFd = openSync(join(dir, 'err'), 'w+');
+  try {
+    const r = spawnSync(cmd, args, { timeout: 60_000, env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', outFd, errFd], ...opts });
+    return {
+      code: r.status ?? 128 + (r.signal ? 9 : 0),
+      stdout: readFileSync(join(dir, 'out'), 'utf8'),
+      stderr: readFileSync(join(dir, 'err'), 'utf8'),
+    };
+  } finally {
+    closeSync(outFd);
+    closeSync(errFd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 let shared: string | undefined;
@@ -30,6 +47,7 @@ let shared: string | undefined;
 export function sharedRootfs(): string {
   if (!shared) {
     shared = mkdtempSync(join(tmpdir(), 'tsrun-test-rootfs-'));
+    chmodSync(shared, 0o755); // reachable from a user namespace whose root is not host root
     makeBusyboxRootfs(join(shared, 'rootfs'));
   }
   return join(shared, 'rootfs');
