@@ -48,7 +48,7 @@ export function runHookSync(sys: Sys, hook: Hook, stateJson: Buffer, kind: HookK
     if (pid === 0) execHook(sys, cmd, [inR, outW, errW], statusW);
 
     for (const fd of [inR, outW, errW, statusW]) closeTracked(sys, fds, fd);
-    for (const fd of [outR, errR, statusR]) setNonBlocking(sys, fd);
+    for (const fd of [inW, outR, errR, statusR]) setNonBlocking(sys, fd);
 
     const result = superviseHook(sys, pid, cmd, stateJson, { inW, outR, errR, statusR }, (fd) => closeTracked(sys, fds, fd));
     reaped = true;

@@ -6,6 +6,7 @@ import type { Spec, Hook, Process } from '../../spec/types.js';
 import { NAMESPACE_CLONE_FLAG, RLIMIT_NUMBER, type NamespaceType, type RlimitType } from '../../spec/names.js';
 import type { InitPlan, NamespaceJoin, RlimitPlan } from './init-plan.js';
 import { planCapabilities } from './credentials.js';
+import { planAttributes } from './attributes.js';
 import type { RootfsPlan } from '../rootfs/index.js';
 import { ContainerError } from '../container/errors.js';
 
@@ -77,6 +78,7 @@ export function planProcess(process: Process, opts: { rootless: boolean; preserv
     },
     rlimits,
     preserveFds: opts.preserveFds,
+    attributes: planAttributes(process),
   };
 }
 

@@ -6,6 +6,7 @@ import { PR } from '../sys/constants.js';
 import { SyncChannel, type ParentMessage } from './sync.js';
 import type { InitPlan, NamespaceJoin } from './init-plan.js';
 import { execProcess, resolveExecutable } from './init.js';
+import { applyAttributes } from './attributes.js';
 
 export interface ExecPlan {
   syncFd: number;
@@ -49,6 +50,7 @@ function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel): never {
     if (msg?.t === 'go') {
       sys.setsid();
       for (const r of plan.process.rlimits) sys.prlimit(r.resource, r.soft, r.hard);
+      applyAttributes(sys, plan.process.attributes);
       const path = resolveExecutable(sys, plan.process.args[0], plan.process.env);
       if (plan.seccomp?.beforeCredentials) sys.seccompSetFilter(plan.seccomp.flags, plan.seccomp.filter);
       execProcess(sys, plan.process, path, plan.seccomp);

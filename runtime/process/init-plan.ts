@@ -2,6 +2,7 @@
 // child runs little JavaScript (DESIGN.md §2).
 import type { Hook } from '../../spec/types.js';
 import type { CredentialPlan } from './credentials.js';
+import type { ProcessAttributes } from './attributes.js';
 import type { RootfsPlan } from '../rootfs/index.js';
 
 export interface NamespaceJoin {
@@ -47,6 +48,7 @@ export interface InitPlan {
     rlimits: RlimitPlan[];
     /** Additional fds beyond stdio kept open across exec (--preserve-fds, LISTEN_FDS). */
     preserveFds: number;
+    attributes: ProcessAttributes;
   };
   seccomp?: { filter: Buffer; flags: number; beforeCredentials: boolean };
 }

@@ -7,6 +7,7 @@ import { CLOSE_RANGE_CLOEXEC, F, O, PR } from '../sys/constants.js';
 import { SyncChannel, type ParentMessage } from './sync.js';
 import type { InitPlan } from './init-plan.js';
 import { applyCredentials } from './credentials.js';
+import { applyAttributes } from './attributes.js';
 import { applyRootfs, finishRootfs } from '../rootfs/index.js';
 import { runHookSync } from '../../hooks/sync.js';
 
@@ -102,6 +103,7 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
           throw new Error(`rlimit ${r.name} ${r.soft}:${r.hard}: ${(e as Error).message.replace(/^.*: /, '')}${(e as SyscallError).code === 'EPERM' ? ' (above the hard limit tsrun was started with)' : ''}`);
         }
       }
+      applyAttributes(sys, proc.attributes);
       const path = resolveExecutable(sys, proc.args[0], proc.env);
       if (plan.seccomp?.beforeCredentials) {
         // Without no_new_privs the filter must be loaded while the init still has CAP_SYS_ADMIN.

@@ -156,8 +156,10 @@ test('a state larger than the pipe buffer: a hook that never reads does not bloc
   await runHooks('createRuntime', [{ path: script(dir, 'deaf.sh', 'sleep 0.2'), timeout: 5 }], state);
   assert.ok(Date.now() - t0 < 3000);
   // Never reads and never exits: only the timeout ends it.
+  const t1 = Date.now();
   const e = await hookError(runHooks('createRuntime', [{ path: script(dir, 'stuck.sh', 'exec sleep 30'), timeout: 1 }], state));
   assert.is(e.failure.type, 'timeout');
+  assert.ok(Date.now() - t1 < 2500, `stuck hook took ${Date.now() - t1} ms`);
   const count = join(dir, 'count');
   await runHooks('createRuntime', [{ path: script(dir, 'wc.sh', `wc -c > ${count}`) }], state);
   assert.is(Number(readFileSync(count, 'utf8').trim()), Buffer.byteLength(json));

@@ -123,8 +123,10 @@ test('in process: a big state and a hook that never reads it', () => {
   const t0 = Date.now();
   runHookSync(sys, { path: script(dir, 'deaf.sh', 'sleep 0.2'), timeout: 5 }, big, 'createContainer', 0);
   assert.ok(Date.now() - t0 < 2000);
+  const t1 = Date.now();
   const e = syncError({ path: script(dir, 'stuck.sh', 'exec sleep 30'), timeout: 1 }, big);
   assert.is(e.failure.type, 'timeout');
+  assert.ok(Date.now() - t1 < 2500, `stuck hook took ${Date.now() - t1} ms`);
   const count = join(dir, 'count');
   runHookSync(sys, { path: script(dir, 'wc.sh', `wc -c > ${count}`) }, big, 'createContainer', 0);
   assert.is(Number(readFileSync(count, 'utf8').trim()), big.length);
