@@ -2,6 +2,7 @@
 // `tsrun state` does not pay for what `tsrun create` needs.
 import { parseFlags, requireId, str, bool, list, UsageError, type FlagSpec } from './args.js';
 import type { GlobalOptions } from './main.js';
+import { readFileSync } from 'node:fs';
 import { linuxSys } from '../sys/linux.js';
 import { StateStore } from '../container/store.js';
 
@@ -178,6 +179,57 @@ export const commands: Record<string, Command> = {
       const { positional } = parseFlags(argv, []);
       const { resumeContainer } = await import('../container/pause.js');
       resumeContainer(linuxSys, store(g), requireId('resume', positional));
+      return 0;
+    },
+  },
+  ps: {
+    summary: 'list the processes of a container (--format table|json; extra args go to ps)',
+    async run(argv, g) {
+      const { flags, positional } = parseFlags(argv, [{ name: 'format', alias: 'f', type: 'string', default: 'table' }], 1);
+      const id = requireId('ps', positional, true);
+      const format = str(flags, 'format');
+      if (format !== 'table' && format !== 'json') throw new UsageError(`invalid --format "${format}": use table or json`);
+      const { containerPids, psTable } = await import('../container/resources.js');
+      const pids = containerPids(store(g), id);
+      process.stdout.write(format === 'json' ? JSON.stringify(pids) + '\n' : psTable(pids, positional.slice(1)));
+      return 0;
+    },
+  },
+  events: {
+    summary: 'stats (--stats once, else every --interval) and OOM events of a container, as JSON lines',
+    async run(argv, g) {
+      const { flags, positional } = parseFlags(argv, [
+        { name: 'stats', type: 'boolean' },
+        { name: 'interval', type: 'string', default: '5s' },
+      ]);
+      const id = requireId('events', positional);
+      const { statsJson, streamEvents, parseDuration } = await import('../container/resources.js');
+      if (bool(flags, 'stats')) {
+        process.stdout.write(statsJson(store(g), id) + '\n');
+        return 0;
+      }
+      await streamEvents(store(g), id, parseDuration(str(flags, 'interval')!), (line) => process.stdout.write(line + '\n'));
+      return 0;
+    },
+  },
+  update: {
+    summary: 'change the resource limits of a running container (--resources FILE|- or runc flags)',
+    async run(argv, g) {
+      const valueFlags = ['resources', 'r', 'blkio-weight', 'cpu-period', 'cpu-quota', 'cpu-burst', 'cpu-share', 'cpu-shares', 'cpu-rt-period',
+        'cpu-rt-runtime', 'cpu-idle', 'cpuset-cpus', 'cpuset-mems', 'kernel-memory', 'kernel-memory-tcp', 'memory', 'memory-reservation',
+        'memory-swap', 'pids-limit', 'l3-cache-schema', 'mem-bw-schema'];
+      const { flags, positional } = parseFlags(argv, valueFlags.map((name) => (name === 'r' ? { name: 'resources', alias: 'r', type: 'string' as const } : { name, type: 'string' as const })));
+      const id = requireId('update', positional);
+      const { resourcesFromUpdateFlags, parseResourcesJson, intelRdtFromUpdateFlags } = await import('../cgroups/index.js');
+      const rest = Object.fromEntries(Object.entries(flags).filter(([k]) => k !== 'resources')) as Record<string, string>;
+      if (intelRdtFromUpdateFlags(rest)) throw new UsageError('--l3-cache-schema/--mem-bw-schema: unsupported: Intel RDT is not supported by tsrun');
+      const file = str(flags, 'resources');
+      let update = resourcesFromUpdateFlags(rest);
+      if (file !== undefined) {
+        update = { ...parseResourcesJson(readFileSync(file === '-' ? 0 : file, 'utf8')), ...update };
+      }
+      const { updateContainer } = await import('../container/resources.js');
+      updateContainer(linuxSys, store(g), id, update);
       return 0;
     },
   },

@@ -1,6 +1,7 @@
 // How the container state machine uses the cgroup manager (runtime/cgroups).
 import type { Spec } from '../../spec/types.js';
 import type { ContainerRecord } from './store.js';
+import { warn } from '../cli/log.js';
 import { createCgroupManager, loadCgroupManager, type CgroupManager } from '../cgroups/index.js';
 
 export interface ContainerCgroups {
@@ -19,6 +20,8 @@ export function cgroupsFor(id: string, spec: Spec, opts: { systemd: boolean; roo
     systemd: opts.systemd,
     rootless: opts.rootless,
     resources: spec.linux?.resources,
+    linuxDevices: spec.linux?.devices,
+    warn,
   });
   return {
     create: () => manager.create(),
@@ -32,7 +35,7 @@ export function cgroupsFor(id: string, spec: Spec, opts: { systemd: boolean; roo
 }
 
 export function cgroupsOf(rec: ContainerRecord): CgroupManager {
-  return loadCgroupManager(rec.cgroupPaths, { rootless: rec.rootless });
+  return loadCgroupManager(rec.cgroupPaths, { rootless: rec.rootless, linuxDevices: rec.config.linux?.devices, warn });
 }
 
 export function isFrozen(rec: ContainerRecord): boolean {

@@ -105,43 +105,45 @@ try {
   const tsrun = (args) => sh(process.execPath, ['--single-threaded', cli, ...args], { env: nodeEnv });
 
   const results = {};
-  const out = join(work, 'out');
   const cache = join(work, 'cache');
+  let outN = 0;
+  let out = '';
   const contenders = [
     ['GNU tar -xzf, 3 layers', () => mkdirSync(out), () => { for (const b of blobs) sh('tar', ['-xzf', b, '-C', out]); }],
     ['umoci unpack', null, () => sh('umoci', ['unpack', '--image', ref, out])],
     ['tsrun bundle create --unpack', null, () => tsrun(['create', '--image', ref, '--unpack', out])],
     ['tsrun --overlay, empty cache', () => rmSync(cache, { recursive: true, force: true }), () => tsrun(['create', '--image', ref, '--overlay', '--cache', cache, out])],
   ];
-  // Interleaved, with the previous output removed and synced outside the timed part: the disk of a
-  // shared VM is noisy, and this way a slow spell hits every contender alike.
+  // Interleaved rounds, each run into a fresh directory, nothing deleted until the end: on ext4,
+  // inodes freed in the last seconds are skipped by the allocator (recently_deleted), so deleting
+  // one run's output right before the next one slows whoever comes next. sync before each run.
+  const outs = join(work, 'outs');
+  mkdirSync(outs, { recursive: true });
   log(`timing, ${runs} rounds (medians below)...`);
   const times = Object.fromEntries(contenders.map(([name]) => [name, []]));
   for (let i = 0; i < runs; i++) {
     for (const [name, prepare, fn] of contenders) {
-      rmSync(out, { recursive: true, force: true });
+      out = join(outs, String(outN++));
       prepare?.();
       sh('sync', []);
       times[name].push(time(fn));
     }
   }
-  rmSync(out, { recursive: true, force: true });
   for (const [name] of contenders) {
     results[name] = median(times[name]);
     log(`  ${name}: ${times[name].map((t) => t.toFixed(0)).join(' ')} ms`);
   }
-  rmSync(join(work, 'ovl-bundle'), { recursive: true, force: true });
-  tsrun(['create', '--image', ref, '--overlay', '--cache', cache, join(work, 'ovl-bundle')]);
+  tsrun(['create', '--image', ref, '--overlay', '--cache', cache, join(outs, 'ovl-bundle')]);
   const cachedTimes = [];
   for (let i = 0; i < runs; i++) {
-    rmSync(out, { recursive: true, force: true });
+    out = join(outs, String(outN++));
     cachedTimes.push(time(() => tsrun(['create', '--image', ref, '--overlay', '--cache', cache, out])));
   }
   results['tsrun --overlay, all layers cached'] = median(cachedTimes);
   log(`  tsrun --overlay, all layers cached: ${cachedTimes.map((t) => t.toFixed(0)).join(' ')} ms`);
 
   // Second container: prepareRootfs + the overlay mount in a forked child's own mount namespace.
-  const bundleDir = join(work, 'ovl-bundle');
+  const bundleDir = join(outs, 'ovl-bundle');
   const state = join(work, 'state');
   mkdirSync(state, { recursive: true });
   const second = [];
@@ -169,6 +171,7 @@ try {
     await releaseRootfs(id, state);
   }
   results['2nd container: prepareRootfs + mount'] = median(second);
+  rmSync(outs, { recursive: true, force: true });
   log(`  2nd container: prepareRootfs + mount: ${second.map((t) => t.toFixed(1)).join(' ')} ms`);
 
   const tar = results['GNU tar -xzf, 3 layers'];

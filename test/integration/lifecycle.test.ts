@@ -129,8 +129,15 @@ t('kill accepts signal names and numbers; --all; default TERM', () => {
   for (const sig of ['KILL', 'SIGKILL', '9', undefined]) {
     const id = sb.id(`kill${sig ?? 'default'}`);
     assert.is(sb.tsrun(['run', '-d', '--bundle', sb.bundle(sh('trap "exit 42" TERM; while true; do sleep 0.1; done')), id]).code, 0);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 150); // let sh install its trap
     const r = sb.tsrun(['kill', id, ...(sig ? [sig] : [])]);
     assert.is(r.code, 0, r.stderr);
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'stopped'; i++) {
+      status = JSON.parse(sb.tsrun(['state', id]).stdout).status;
+      if (status !== 'stopped') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+    assert.is(status, 'stopped', `${sig ?? 'TERM'} stopped the container`);
   }
   const r = sb.tsrun(['kill', sb.id('k0'), 'NOSUCHSIG']);
   assert.is.not(r.code, 0);

@@ -40,9 +40,9 @@ test('signals by name, SIG name, number, real-time offset', () => {
   assert.is(parseSignal('9'), 9);
   assert.is(parseSignal('RTMIN+1'), 35);
   assert.is(parseSignal('SIGRTMAX'), 64);
-  assert.throws(() => parseSignal('NOPE'), UsageError);
-  assert.throws(() => parseSignal('0'), UsageError);
-  assert.throws(() => parseSignal('65'), UsageError);
+  assert.throws(() => parseSignal('NOPE'), (e: unknown) => e instanceof UsageError);
+  assert.throws(() => parseSignal('0'), (e: unknown) => e instanceof UsageError);
+  assert.throws(() => parseSignal('65'), (e: unknown) => e instanceof UsageError);
 });
 
 test.run();

@@ -26,7 +26,7 @@ function record(id: string, over: Partial<ContainerRecord> = {}): ContainerRecor
 test('claim is exclusive; ids are validated', () => {
   const s = store();
   s.claim('a');
-  assert.throws(() => s.claim('a'), ExistsError);
+  assert.throws(() => s.claim('a'), (e: unknown) => e instanceof ExistsError);
   assert.throws(() => validateId('../x'), /invalid container id/);
   assert.throws(() => validateId(''), /invalid container id/);
   validateId('abc_1.2-3+4');
@@ -34,7 +34,7 @@ test('claim is exclusive; ids are validated', () => {
 
 test('state round trip; unknown ids; a corrupt state file names the file and the way out', () => {
   const s = store();
-  assert.throws(() => s.read('nope'), NotFoundError);
+  assert.throws(() => s.read('nope'), (e: unknown) => e instanceof NotFoundError);
   s.claim('a');
   assert.is(s.read('a'), undefined, 'claimed but not written: still being created');
   s.write(record('a'));

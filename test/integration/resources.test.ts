@@ -1,0 +1,115 @@
+// Cgroups through real containers: limits enforced, pause/resume, ps, events, update, kill --all.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Sandbox, cgroupDirs } from '../support/containers.js';
+
+const t = suite('resources');
+let sb: Sandbox;
+t.before.each(() => {
+  sb = new Sandbox();
+});
+t.after.each(() => sb.cleanup());
+
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const state = (id: string) => JSON.parse(sb.tsrun(['state', id]).stdout);
+
+function detached(script: string, edit?: Parameters<Sandbox['bundle']>[1]): string {
+  const id = sb.id();
+  const r = sb.tsrun(['run', '-d', '--bundle', sb.bundle(['sh', '-c', script], edit), id]);
+  assert.is(r.code, 0, r.stderr);
+  return id;
+}
+
+function cgroupFile(id: string, ctrl: string, file: string): string {
+  const rec = JSON.parse(readFileSync(join(sb.root, id, 'state.json'), 'utf8'));
+  return readFileSync(join(rec.cgroupPaths[ctrl], file), 'utf8').trim();
+}
+
+t('an 8 MiB memory limit: the container starts and runs a shell; going past it is OOM-killed (137)', () => {
+  const ok = sb.tsrun(['run', '--bundle', sb.bundle(['sh', '-c', 'echo alive'], (s) => {
+    s.linux!.resources = { ...s.linux!.resources, memory: { limit: 8 * 1024 * 1024, swap: 8 * 1024 * 1024 } };
+  }), sb.id('small')]);
+  assert.is(ok.code, 0, ok.stderr);
+  assert.is(ok.stdout, 'alive\n');
+  const oom = sb.tsrun(['run', '--bundle', sb.bundle(['sh', '-c', 'x=$(head -c 40000000 /dev/zero | tr "\\0" a); echo ${#x}'], (s) => {
+    s.linux!.resources = { ...s.linux!.resources, memory: { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 } };
+  }), sb.id('oom')]);
+  assert.is(oom.code, 137, `${oom.stdout} ${oom.stderr}`);
+});
+
+t('pids limit: fork beyond it fails', () => {
+  const r = sb.tsrun(['run', '--bundle', sb.bundle(['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done; echo forked-all'], (s) => {
+    s.linux!.resources = { ...s.linux!.resources, pids: { limit: 5 } };
+  }), sb.id()]);
+  assert.not.match(r.stdout, 'forked-all', 'the shell could not fork ten times');
+  assert.match(r.stderr, /can't fork|Resource temporarily unavailable/);
+});
+
+t('cpu quota is visible in the cgroup files; update changes a live limit', () => {
+  const id = detached('sleep 60', (s) => {
+    s.linux!.resources = { ...s.linux!.resources, cpu: { quota: 50000, period: 100000 }, memory: { limit: 64 * 1024 * 1024 } };
+  });
+  assert.is(cgroupFile(id, 'cpu', 'cpu.cfs_quota_us'), '50000');
+  assert.is(cgroupFile(id, 'memory', 'memory.limit_in_bytes'), String(64 * 1024 * 1024));
+  let r = sb.tsrun(['update', '--memory', '32m', '--cpu-quota', '20000', id]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(cgroupFile(id, 'memory', 'memory.limit_in_bytes'), String(32 * 1024 * 1024));
+  assert.is(cgroupFile(id, 'cpu', 'cpu.cfs_quota_us'), '20000');
+  r = sb.tsrun(['update', '--resources', '-', id], { input: JSON.stringify({ pids: { limit: 42 } }) });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(cgroupFile(id, 'pids', 'pids.max'), '42');
+});
+
+t('pause and resume stop and restart a counter; state shows paused', () => {
+  const out = join(sb.dir, 'out');
+  mkdirSync(out);
+  const id = detached('i=0; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.05; done', (s) => {
+    s.mounts!.push({ destination: '/out', type: 'bind', source: out, options: ['rbind', 'rw'] });
+  });
+  const count = () => Number(readFileSync(join(out, 'n'), 'utf8') || '0');
+  sleep(300);
+  assert.is(sb.tsrun(['pause', id]).code, 0);
+  assert.is(state(id).status, 'paused');
+  sleep(100);
+  const frozenAt = count();
+  sleep(300);
+  assert.is(count(), frozenAt, 'no progress while paused');
+  assert.is(sb.tsrun(['resume', id]).code, 0);
+  assert.is(state(id).status, 'running');
+  sleep(300);
+  assert.ok(count() > frozenAt, 'counting again after resume');
+  assert.is.not(sb.tsrun(['resume', id]).code, 0, 'resume of a running container is refused');
+});
+
+t('ps lists every pid; events --stats parses', () => {
+  const id = detached('sleep 100 & sleep 100 & wait');
+  sleep(200);
+  const pids = JSON.parse(sb.tsrun(['ps', '--format', 'json', id]).stdout);
+  assert.is(pids.length, 3, `init + 2 sleeps: ${pids}`);
+  assert.ok(pids.includes(state(id).pid));
+  const table = sb.tsrun(['ps', id]).stdout;
+  assert.match(table, /PID/);
+  assert.is(table.trim().split('\n').length, 4);
+  const ev = JSON.parse(sb.tsrun(['events', '--stats', id]).stdout);
+  assert.is(ev.type, 'stats');
+  assert.is(ev.id, id);
+  assert.ok(ev.data.memory, 'memory stats');
+  assert.ok(ev.data.pids.current >= 3, 'pids stats');
+});
+
+t('kill --all reaches processes that forked away; delete removes the cgroups', () => {
+  const before = cgroupDirs().length;
+  const id = detached('(setsid sleep 100 &) ; sleep 100');
+  sleep(200);
+  const pids: number[] = JSON.parse(sb.tsrun(['ps', '--format', 'json', id]).stdout);
+  assert.ok(pids.length >= 2);
+  assert.is(sb.tsrun(['kill', '--all', id, 'KILL']).code, 0);
+  for (let i = 0; i < 100 && pids.some((p) => existsSync(`/proc/${p}`) && !/State:\s+Z/.test(readFileSync(`/proc/${p}/status`, 'utf8'))); i++) sleep(20);
+  assert.ok(pids.every((p) => !existsSync(`/proc/${p}`) || /State:\s+Z/.test(readFileSync(`/proc/${p}/status`, 'utf8'))), 'all gone');
+  assert.is(sb.tsrun(['delete', id]).code, 0);
+  assert.is(cgroupDirs().length, before, 'cgroups removed');
+});
+
+t.run();
