@@ -15,7 +15,6 @@ import { buildInitPlan, openNamespaceJoins } from '../process/build-plan.js';
 import { launchInit, writeIdMaps } from '../process/launch.js';
 import { processStartTime } from '../process/proc.js';
 import { planRootfs } from '../rootfs/index.js';
-import { runHooks } from '../../hooks/index.js';
 import { prepareRootfs, releaseRootfs } from '../../bundles/rootfs.js';
 import { cgroupsFor, type ContainerCgroups } from './cgroup-link.js';
 import { compileSeccompFor } from './seccomp-link.js';
@@ -118,6 +117,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
         },
         runtimeHooks: async () => {
           const state = hookState(rec, 'creating');
+          const { runHooks } = await import('../../hooks/run.js'); // loaded only when there are hooks
           await runHooks('prestart', spec.hooks?.prestart, state);
           await runHooks('createRuntime', spec.hooks?.createRuntime, state);
         },

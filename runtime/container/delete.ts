@@ -7,7 +7,6 @@ import { ContainerError, NotFoundError, WrongStateError } from './errors.js';
 import { signalProcess, waitForExit } from './reap.js';
 import { cgroupsOf } from './cgroup-link.js';
 import { releaseRootfs } from '../../bundles/rootfs.js';
-import { runHooksLogged } from '../../hooks/index.js';
 import { hookState } from './hook-state.js';
 import { warn } from '../cli/log.js';
 
@@ -72,6 +71,7 @@ async function destroy(sys: Sys, store: StateStore, rec: ContainerRecord): Promi
     }
   }
   if (rec.config.hooks?.poststop?.length) {
+    const { runHooksLogged } = await import('../../hooks/run.js');
     for (const failure of await runHooksLogged('poststop', rec.config.hooks.poststop, hookState(rec, 'stopped'))) warn(failure);
   }
   store.remove(rec.id);

@@ -6,7 +6,6 @@ import type { StateStore, ContainerRecord } from './store.js';
 import { deriveStatus } from './status.js';
 import { ContainerError, NotFoundError, WrongStateError } from './errors.js';
 import { isSameProcess } from '../process/proc.js';
-import { runHooks } from '../../hooks/index.js';
 import { hookState } from './hook-state.js';
 import { signalProcess } from './reap.js';
 
@@ -25,6 +24,7 @@ export async function startContainer(sys: Sys, store: StateStore, id: string): P
     unlinkSync(store.fifoPath(id));
     if (rec.config.hooks?.poststart?.length) {
       try {
+        const { runHooks } = await import('../../hooks/run.js');
         await runHooks('poststart', rec.config.hooks.poststart, hookState(rec, 'running'));
       } catch (e) {
         // runtime-spec 1.3: a failing poststart hook is an error for `start`, and the container is stopped.

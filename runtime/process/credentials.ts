@@ -56,5 +56,13 @@ export function applyCredentials(sys: Sys, plan: CredentialPlan): void {
   sys.setresuid(plan.uid, plan.uid, plan.uid);
   sys.prctl(PR.SET_KEEPCAPS, 0);
   sys.capset(plan.effective, plan.permitted, plan.inheritable);
-  for (const cap of plan.ambient) sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, cap);
+  // As runc, ambient raises are best effort: the kernel refuses a cap that is not also permitted
+  // and inheritable (runc's default spec lists ambient caps with an empty inheritable set).
+  for (const cap of plan.ambient) {
+    try {
+      sys.prctl(PR.CAP_AMBIENT, PR.CAP_AMBIENT_RAISE, cap);
+    } catch {
+      // not raised
+    }
+  }
 }
