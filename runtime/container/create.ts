@@ -21,12 +21,15 @@ import { compileSeccompFor } from './seccomp-link.js';
 import { hookState } from './hook-state.js';
 import { killAndReap } from './reap.js';
 import { checkUnsupported } from './unsupported.js';
+import { checkConsoleOptions, connectConsoleSocket } from '../process/console.js';
 
 export interface CreateOptions {
   id: string;
   bundle: string;
   pidFile?: string;
   consoleSocket?: string;
+  /** `run` in the foreground without --console-socket: its own receiver's end (see OwnConsoleReceiver). */
+  consoleSocketFd?: number;
   noPivot: boolean;
   preserveFds: number;
   systemdCgroup: boolean;
@@ -39,7 +42,9 @@ const NS_FILES: Record<string, string> = {
 export async function createContainer(sys: Sys, store: StateStore, opts: CreateOptions): Promise<ContainerRecord> {
   const bundle = resolve(opts.bundle);
   const spec: Spec = loadConfig(bundle, { onWarning: (issue, file) => warn(`${file}: ${formatIssue(issue)}`) });
-  checkUnsupported(spec, opts);
+  checkUnsupported(spec);
+  const terminal = Boolean(spec.process?.terminal);
+  checkConsoleOptions(terminal, { consoleSocket: opts.consoleSocket, foreground: opts.consoleSocketFd !== undefined });
   const rootfs = isAbsolute(spec.root!.path) ? spec.root!.path : join(bundle, spec.root!.path);
   const rootless = sys.geteuid() !== 0;
 
@@ -86,6 +91,11 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
     fds.push(parentSyncFd, syncFd);
     const joins = openNamespaceJoins(sys, spec);
     fds.push(...joins.map((j) => j.fd));
+    let consoleSocketFd: number | undefined;
+    if (terminal && opts.consoleSocket) {
+      consoleSocketFd = connectConsoleSocket(sys, resolve(opts.consoleSocket));
+      fds.push(consoleSocketFd); // the init has its own copy once forked
+    } else if (terminal) consoleSocketFd = opts.consoleSocketFd;
 
     const rootfsPlan = planRootfs(spec, {
       bundle,
@@ -94,9 +104,10 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       userns: (spec.linux?.namespaces ?? []).some((n) => n.type === 'user'),
       overlay,
       cgroupPaths: record.cgroupPaths,
+      consoleSlave: terminal,
     });
     const plan = buildInitPlan(
-      { spec, rootfs: rootfsPlan, syncFd, parentSyncFd, fifoFd, preserveFds: opts.preserveFds, rootless, seccomp: compileSeccompFor(spec) },
+      { spec, rootfs: rootfsPlan, syncFd, parentSyncFd, fifoFd, preserveFds: opts.preserveFds, rootless, seccomp: compileSeccompFor(spec), consoleSocketFd },
       joins,
     );
     const rec = record;

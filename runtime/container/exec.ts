@@ -10,7 +10,7 @@ import type { StateStore, ContainerRecord } from './store.js';
 import { deriveStatus } from './status.js';
 import { ContainerError, WrongStateError } from './errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_SEQPACKET, SyncChannel, type ChildMessage } from '../process/sync.js';
-import { planProcess } from '../process/build-plan.js';
+import { planConsole, planProcess } from '../process/build-plan.js';
 import { runExecStage1, type ExecPlan } from '../process/exec-stages.js';
 import type { NamespaceJoin } from '../process/init-plan.js';
 import { InitError } from '../process/launch.js';
@@ -22,6 +22,7 @@ import { compileSeccompFor } from './seccomp-link.js';
 import { writeFileAtomic } from './store.js';
 import { UnsupportedError } from './unsupported.js';
 import { killAndReap } from './reap.js';
+import { checkConsoleOptions, connectConsoleSocket, OwnConsoleReceiver, proxyTerminal } from '../process/console.js';
 
 export interface ExecOptions {
   id: string;
@@ -58,14 +59,29 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
   if (status !== 'running' && status !== 'created' && status !== 'paused') throw new WrongStateError(opts.id, 'exec in', status);
 
   const process = execProcessSpec(rec, opts);
-  if (process.terminal) throw new UnsupportedError('process.terminal', 'exec with a terminal is not implemented yet');
   if (process.apparmorProfile) throw new UnsupportedError('process.apparmorProfile', 'AppArmor is not enabled in this kernel');
   if (process.selinuxLabel) throw new UnsupportedError('process.selinuxLabel', 'SELinux is not enabled in this kernel');
 
   const foreground = !opts.detach;
+  const terminal = Boolean(process.terminal);
+  checkConsoleOptions(terminal, { consoleSocket: opts.consoleSocket, foreground });
   if (foreground) sys.prctl(PR.SET_CHILD_SUBREAPER, 1); // stage 1 orphans the process: adopt it
-  const joins = openJoins(sys, rec);
-  const [parentSyncFd, syncFd] = sys.socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  // A terminal's master goes to --console-socket, or to us when we proxy it in the foreground.
+  const receiver = terminal && !opts.consoleSocket ? new OwnConsoleReceiver(sys) : undefined;
+  let consoleSocketFd = receiver?.childFd;
+  let joins: NamespaceJoin[] = [];
+  let parentSyncFd: number;
+  let syncFd: number;
+  try {
+    if (terminal && opts.consoleSocket) consoleSocketFd = connectConsoleSocket(sys, resolve(opts.consoleSocket));
+    joins = openJoins(sys, rec);
+    [parentSyncFd, syncFd] = sys.socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  } catch (e) {
+    receiver?.close();
+    if (opts.consoleSocket && consoleSocketFd !== undefined) sys.close(consoleSocketFd);
+    for (const j of joins) sys.close(j.fd);
+    throw e;
+  }
   const seccomp = compileSeccompFor(rec.config);
   const plan: ExecPlan = {
     syncFd,
@@ -73,6 +89,7 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
     joins,
     process: planProcess(process, { rootless: rec.rootless, preserveFds: opts.preserveFds }),
     seccomp: seccomp && { ...seccomp, beforeCredentials: !process.noNewPrivileges },
+    console: planConsole(process, consoleSocketFd, false),
   };
 
   sys.madviseDoFork();
@@ -80,6 +97,8 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
   if (stage1 === 0) runExecStage1(sys, plan);
   sys.close(syncFd);
   for (const j of joins) sys.close(j.fd);
+  if (receiver) receiver.closeChildEnd();
+  else if (consoleSocketFd !== undefined) sys.close(consoleSocketFd);
 
   const sync = new SyncChannel(sys, parentSyncFd);
   let pid = 0;
@@ -103,6 +122,7 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
       throw new InitError('exec', `exec failed (${describeExit(exit)})`);
     }
   } catch (e) {
+    receiver?.close();
     if (pid) killAndReap(sys, pid);
     else {
       try {
@@ -116,8 +136,18 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
     sys.close(parentSyncFd);
   }
 
+  let master: number | undefined;
+  try {
+    if (receiver) master = receiver.receive();
+  } catch (e) {
+    killAndReap(sys, pid);
+    throw e;
+  } finally {
+    receiver?.close();
+  }
   if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(pid));
   if (!foreground) return 0;
+  if (master !== undefined) return proxyTerminal(sys, master, pid, { initialResize: !process.consoleSize });
   return waitForeground(sys, pid);
 }
 

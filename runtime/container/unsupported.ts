@@ -11,7 +11,7 @@ export class UnsupportedError extends ContainerError {
   }
 }
 
-export function checkUnsupported(spec: Spec, opts: { consoleSocket?: string }): void {
+export function checkUnsupported(spec: Spec): void {
   const proc = spec.process;
   if (proc?.apparmorProfile && !existsSync('/sys/kernel/security/apparmor')) {
     throw new UnsupportedError('process.apparmorProfile', 'AppArmor is not enabled in this kernel');
@@ -23,8 +23,4 @@ export function checkUnsupported(spec: Spec, opts: { consoleSocket?: string }): 
     throw new UnsupportedError('linux.mountLabel', 'SELinux is not enabled in this kernel');
   }
   if (spec.linux?.intelRdt) throw new UnsupportedError('linux.intelRdt', 'Intel RDT is not supported by tsrun');
-  if (proc?.terminal && !opts.consoleSocket) {
-    throw new UnsupportedError('process.terminal', 'a terminal needs --console-socket (or set "terminal": false)');
-  }
-  if (proc?.terminal) throw new UnsupportedError('process.terminal', 'terminals are not implemented yet');
 }

@@ -9,6 +9,7 @@ import { planCapabilities } from './credentials.js';
 import { planAttributes } from './attributes.js';
 import type { RootfsPlan } from '../rootfs/index.js';
 import { ContainerError } from '../container/errors.js';
+import { consoleSizeOf, type ConsolePlan } from './console.js';
 
 const NS_ORDER: NamespaceType[] = ['user', 'pid', 'network', 'mount', 'ipc', 'uts', 'cgroup', 'time'];
 
@@ -22,6 +23,8 @@ export interface PlanInputs {
   /** The caller is not root on the host: user namespace with setgroups=deny. */
   rootless: boolean;
   seccomp?: { filter: Buffer; flags: number };
+  /** With process.terminal: the connected console socket (or our own socketpair end). */
+  consoleSocketFd?: number;
 }
 
 let lastCapCache: number | undefined;
@@ -115,5 +118,12 @@ export function buildInitPlan(inputs: PlanInputs, joins: NamespaceJoin[]): InitP
     startContainerHooks: (hooks.startContainer ?? []) as Hook[],
     process: planProcess(process, inputs),
     seccomp: inputs.seccomp && { ...inputs.seccomp, beforeCredentials: !process.noNewPrivileges },
+    console: planConsole(process, inputs.consoleSocketFd, true),
   };
+}
+
+/** The terminal part of a plan: only with process.terminal and a socket to send the master on. */
+export function planConsole(process: Process, socketFd: number | undefined, mountConsole: boolean): ConsolePlan | undefined {
+  if (!process.terminal || socketFd === undefined) return undefined;
+  return { socketFd, size: consoleSizeOf(process.consoleSize), mountConsole, uid: process.user?.uid ?? 0 };
 }

@@ -7,6 +7,7 @@ import { SyncChannel, type ParentMessage } from './sync.js';
 import type { InitPlan, NamespaceJoin } from './init-plan.js';
 import { execProcess, resolveExecutable } from './init.js';
 import { applyAttributes } from './attributes.js';
+import { setupConsole, type ConsolePlan } from './console.js';
 
 export interface ExecPlan {
   syncFd: number;
@@ -14,6 +15,8 @@ export interface ExecPlan {
   joins: NamespaceJoin[];
   process: InitPlan['process'];
   seccomp: InitPlan['seccomp'];
+  /** process.terminal: make the pty after joining the mount namespace and send the master. */
+  console?: ConsolePlan;
 }
 
 function report(sync: SyncChannel, stage: string, err: unknown): void {
@@ -45,10 +48,16 @@ export function runExecStage1(sys: Sys, plan: ExecPlan): never {
 }
 
 function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel): never {
+  let stage = 'exec';
   try {
     const msg = sync.receive<ParentMessage>();
     if (msg?.t === 'go') {
       sys.setsid();
+      if (plan.console) {
+        stage = 'console';
+        setupConsole(sys, plan.console);
+        stage = 'exec';
+      }
       for (const r of plan.process.rlimits) sys.prlimit(r.resource, r.soft, r.hard);
       applyAttributes(sys, plan.process.attributes);
       const path = resolveExecutable(sys, plan.process.args[0], plan.process.env);
@@ -56,7 +65,7 @@ function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel): never {
       execProcess(sys, plan.process, path, plan.seccomp);
     }
   } catch (err) {
-    report(sync, 'exec', err);
+    report(sync, stage, err);
   }
   sys.exit(127);
 }

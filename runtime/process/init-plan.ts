@@ -4,6 +4,7 @@ import type { Hook } from '../../spec/types.js';
 import type { CredentialPlan } from './credentials.js';
 import type { ProcessAttributes } from './attributes.js';
 import type { RootfsPlan } from '../rootfs/index.js';
+import type { ConsolePlan } from './console.js';
 
 export interface NamespaceJoin {
   type: string;
@@ -51,4 +52,6 @@ export interface InitPlan {
     attributes: ProcessAttributes;
   };
   seccomp?: { filter: Buffer; flags: number; beforeCredentials: boolean };
+  /** process.terminal: the init makes the pty after pivot_root and sends the master. */
+  console?: ConsolePlan;
 }

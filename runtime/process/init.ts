@@ -10,6 +10,7 @@ import { applyCredentials } from './credentials.js';
 import { applyAttributes } from './attributes.js';
 import { applyRootfs, finishRootfs } from '../rootfs/index.js';
 import { runHookSync } from '../../hooks/sync.js';
+import { setupConsole } from './console.js';
 
 class InitAbort extends Error {}
 
@@ -86,6 +87,10 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
           stage = 'rootfs';
         },
       });
+      if (plan.console) {
+        stage = 'console';
+        setupConsole(sys, plan.console);
+      }
       stage = 'hostname';
       if (plan.hostname !== undefined) sys.sethostname(plan.hostname);
       if (plan.domainname !== undefined) sys.setdomainname(plan.domainname);

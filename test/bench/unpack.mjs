@@ -112,7 +112,7 @@ try {
     ['GNU tar -xzf, 3 layers', () => mkdirSync(out), () => { for (const b of blobs) sh('tar', ['-xzf', b, '-C', out]); }],
     ['umoci unpack', null, () => sh('umoci', ['unpack', '--image', ref, out])],
     ['tsrun bundle create --unpack', null, () => tsrun(['create', '--image', ref, '--unpack', out])],
-    ['tsrun --overlay, empty cache', () => rmSync(cache, { recursive: true, force: true }), () => tsrun(['create', '--image', ref, '--overlay', '--cache', cache, out])],
+    ['tsrun --overlay, empty cache', null, () => tsrun(['create', '--image', ref, '--overlay', '--cache', `${out}-cache`, out])],
   ];
   // Interleaved rounds, each run into a fresh directory, nothing deleted until the end: on ext4,
   // inodes freed in the last seconds are skipped by the allocator (recently_deleted), so deleting

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { Sandbox, cgroupDirs, TSRUN } from '../support/containers.js';
+import { Sandbox, TSRUN, bundleCgroupPath, cgroupLeftovers } from '../support/containers.js';
 
 const t = suite('lifecycle');
 let sb: Sandbox;
@@ -169,12 +169,12 @@ t('an init that dies on its own is reported stopped', () => {
 
 t('a missing program fails create with a clear error and leaves nothing', () => {
   const id = sb.id();
-  const before = cgroupDirs().length;
-  const r = sb.tsrun(['create', '--bundle', sb.bundle(['/no/such/program']), id]);
+  const bundle = sb.bundle(['/no/such/program']);
+  const r = sb.tsrun(['create', '--bundle', bundle, id]);
   assert.is.not(r.code, 0);
   assert.match(r.stderr, '/no/such/program');
   assert.not.ok(existsSync(join(sb.root, id)), 'no state dir');
-  assert.is(cgroupDirs().length, before, 'no cgroup left');
+  assert.equal(cgroupLeftovers(bundleCgroupPath(bundle)), [], 'no cgroup left');
 });
 
 t('a broken config.json fails create naming the JSON path, nothing left', () => {

@@ -3,7 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sandbox, cgroupDirs } from '../support/containers.js';
+import { Sandbox, bundleCgroupPath, cgroupLeftovers } from '../support/containers.js';
 
 const t = suite('resources');
 let sb: Sandbox;
@@ -100,8 +100,9 @@ t('ps lists every pid; events --stats parses', () => {
 });
 
 t('kill --all reaches processes that forked away; delete removes the cgroups', () => {
-  const before = cgroupDirs().length;
-  const id = detached('(setsid sleep 100 &) ; sleep 100');
+  const bundle = sb.bundle(['sh', '-c', '(setsid sleep 100 &) ; sleep 100']);
+  const id = sb.id();
+  assert.is(sb.tsrun(['run', '-d', '--bundle', bundle, id]).code, 0);
   sleep(200);
   const pids: number[] = JSON.parse(sb.tsrun(['ps', '--format', 'json', id]).stdout);
   assert.ok(pids.length >= 2);
@@ -109,7 +110,7 @@ t('kill --all reaches processes that forked away; delete removes the cgroups', (
   for (let i = 0; i < 100 && pids.some((p) => existsSync(`/proc/${p}`) && !/State:\s+Z/.test(readFileSync(`/proc/${p}/status`, 'utf8'))); i++) sleep(20);
   assert.ok(pids.every((p) => !existsSync(`/proc/${p}`) || /State:\s+Z/.test(readFileSync(`/proc/${p}/status`, 'utf8'))), 'all gone');
   assert.is(sb.tsrun(['delete', id]).code, 0);
-  assert.is(cgroupDirs().length, before, 'cgroups removed');
+  assert.equal(cgroupLeftovers(bundleCgroupPath(bundle)), [], 'cgroups removed');
 });
 
 t.run();

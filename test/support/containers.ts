@@ -124,3 +124,13 @@ export function cgroupDirs(prefix = 'tsrun-test-'): string[] {
   }
   return out;
 }
+
+/** The cgroupsPath a bundle's config asks for. */
+export function bundleCgroupPath(bundle: string): string {
+  return JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')).linux.cgroupsPath;
+}
+
+/** Hierarchies (under /sys/fs/cgroup) in which `cgroupPath` exists. */
+export function cgroupLeftovers(cgroupPath: string): string[] {
+  return readdirSync('/sys/fs/cgroup').filter((ctrl) => existsSync(join('/sys/fs/cgroup', ctrl, cgroupPath)));
+}

@@ -4,6 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -356,6 +357,31 @@ t('uncompressed and gzip layers with long names (PAX) and GNU long names', async
   await createBundle({ image: img, dest, progress: new Progress(null) });
   assert.is(readFileSync(join(dest, 'rootfs', 'g'.repeat(110), 'h'.repeat(120)), 'utf8'), 'gnu');
   rmSync(src, { recursive: true });
+});
+
+t('overlay: a config whose diff_id lies about a layer is refused (the cache is keyed by it)', async () => {
+  const img = await image([[file('a', 'real content')]]);
+  const blobs = join(img, 'blobs/sha256');
+  const index = JSON.parse(readFileSync(join(img, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(readFileSync(join(blobs, index.manifests[0].digest.slice(7)), 'utf8'));
+  const config = JSON.parse(readFileSync(join(blobs, manifest.config.digest.slice(7)), 'utf8'));
+  const forged = 'sha256:' + 'ab'.repeat(32);
+  config.rootfs.diff_ids = [forged];
+  const put = (o: unknown) => {
+    const data = Buffer.from(JSON.stringify(o));
+    const hex = createHash('sha256').update(data).digest('hex');
+    writeFileSync(join(blobs, hex), data);
+    return { digest: `sha256:${hex}`, size: data.length };
+  };
+  manifest.config = { ...manifest.config, ...put(config) };
+  index.manifests[0] = { ...index.manifests[0], ...put(manifest) };
+  writeFileSync(join(img, 'index.json'), JSON.stringify(index));
+  const cache = join(top, 'cache');
+  const err = await createBundle({ image: img, dest: join(top, 'bundle-forged'), mode: 'overlay', cacheRoot: cache, progress: new Progress(null) }).catch((e) => e);
+  assert.instance(err, DigestMismatchError);
+  assert.match(err.message, /diff_id/);
+  assert.not.ok(existsSync(join(cache, 'layers/sha256', 'ab'.repeat(32))), 'nothing cached under the forged key');
+  assert.equal(readdirSync(join(cache, 'layers/sha256')), [], 'no temp dir left');
 });
 
 t('overlay: a second bundle from the same image unpacks nothing', async () => {
