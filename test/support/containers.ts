@@ -48,6 +48,8 @@ export function sharedRootfs(): string {
   if (!shared) {
     shared = mkdtempSync(join(tmpdir(), 'tsrun-test-rootfs-'));
     chmodSync(shared, 0o755); // reachable from a user namespace whose root is not host root
+    const dir = shared;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     makeBusyboxRootfs(join(shared, 'rootfs'));
   }
   return join(shared, 'rootfs');
