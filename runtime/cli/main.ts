@@ -6,8 +6,14 @@ import { commands } from './commands.js';
 import { OCI_VERSION } from '../../spec/names.js';
 import { TSRUN_VERSION as VERSION } from '../../spec/features.js';
 
+/** As runc: a non-root caller keeps its state under $XDG_RUNTIME_DIR when that is set. */
+function defaultRoot(): string {
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  return process.geteuid!() !== 0 && xdg ? `${xdg}/tsrun` : '/run/tsrun';
+}
+
 const GLOBAL_FLAGS: FlagSpec[] = [
-  { name: 'root', type: 'string', default: '/run/tsrun' },
+  { name: 'root', type: 'string', default: defaultRoot() },
   { name: 'log', type: 'string' },
   { name: 'log-format', type: 'string', default: 'text' },
   { name: 'debug', type: 'boolean' },
@@ -25,7 +31,7 @@ export interface GlobalOptions {
 
 function usage(): string {
   const names = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: tsrun [global flags] COMMAND [flags] [args]\n\ncommands:\n${names.join('\n')}\n\nglobal flags: --root DIR (default /run/tsrun), --log FILE, --log-format text|json, --debug, --systemd-cgroup, --version\n`;
+  return `usage: tsrun [global flags] COMMAND [flags] [args]\n\ncommands:\n${names.join('\n')}\n\nglobal flags: --root DIR (default /run/tsrun; $XDG_RUNTIME_DIR/tsrun for non-root), --log FILE, --log-format text|json, --debug, --systemd-cgroup, --version\n`;
 }
 
 async function main(argv: string[]): Promise<number> {

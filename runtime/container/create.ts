@@ -12,24 +12,25 @@ import { StateStore, writeFileAtomic, type ContainerRecord } from './store.js';
 import { ContainerError } from './errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_SEQPACKET } from '../process/sync.js';
 import { buildInitPlan, openNamespaceJoins } from '../process/build-plan.js';
-import { launchInit, writeIdMaps } from '../process/launch.js';
+import { launchInit } from '../process/launch.js';
+import { writeIdMaps } from '../process/idmap.js';
 import { processStartTime } from '../process/proc.js';
 import { planRootfs } from '../rootfs/index.js';
 import { prepareRootfs, releaseRootfs } from '../../bundles/rootfs.js';
 import { cgroupsFor, type ContainerCgroups } from './cgroup-link.js';
-import { compileSeccompFor } from './seccomp-link.js';
+import { compileSeccompFor, forwardSeccompListener } from './seccomp-link.js';
 import { hookState } from './hook-state.js';
 import { killAndReap } from './reap.js';
 import { checkUnsupported } from './unsupported.js';
-import { checkConsoleOptions, connectConsoleSocket } from '../process/console.js';
+import { checkConsoleOptions, connectConsoleSocket, type OwnConsoleReceiver, type WindowSize } from '../process/console.js';
 
 export interface CreateOptions {
   id: string;
   bundle: string;
   pidFile?: string;
   consoleSocket?: string;
-  /** `run` in the foreground without --console-socket: its own receiver's end (see OwnConsoleReceiver). */
-  consoleSocketFd?: number;
+  /** `run` in the foreground without --console-socket: the pty comes to this receiver. */
+  ownConsole?: OwnConsoleReceiver;
   noPivot: boolean;
   preserveFds: number;
   systemdCgroup: boolean;
@@ -44,9 +45,10 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
   const spec: Spec = loadConfig(bundle, { onWarning: (issue, file) => warn(`${file}: ${formatIssue(issue)}`) });
   checkUnsupported(spec);
   const terminal = Boolean(spec.process?.terminal);
-  checkConsoleOptions(terminal, { consoleSocket: opts.consoleSocket, foreground: opts.consoleSocketFd !== undefined });
+  checkConsoleOptions(terminal, { consoleSocket: opts.consoleSocket, foreground: opts.ownConsole !== undefined });
   const rootfs = isAbsolute(spec.root!.path) ? spec.root!.path : join(bundle, spec.root!.path);
   const rootless = sys.geteuid() !== 0;
+  const listenFds = listenFdCount();
 
   store.claim(opts.id);
   const cleanups: (() => void | Promise<void>)[] = [() => store.remove(opts.id)];
@@ -91,11 +93,11 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
     fds.push(parentSyncFd, syncFd);
     const joins = openNamespaceJoins(sys, spec);
     fds.push(...joins.map((j) => j.fd));
-    let consoleSocketFd: number | undefined;
+    let terminalSocket: { socketFd: number; fallbackSize?: WindowSize } | undefined;
     if (terminal && opts.consoleSocket) {
-      consoleSocketFd = connectConsoleSocket(sys, resolve(opts.consoleSocket));
-      fds.push(consoleSocketFd); // the init has its own copy once forked
-    } else if (terminal) consoleSocketFd = opts.consoleSocketFd;
+      terminalSocket = { socketFd: connectConsoleSocket(sys, resolve(opts.consoleSocket)) };
+      fds.push(terminalSocket.socketFd); // the init has its own copy once forked
+    } else if (terminal && opts.ownConsole) terminalSocket = { socketFd: opts.ownConsole.childFd, fallbackSize: opts.ownConsole.callerSize };
 
     const rootfsPlan = planRootfs(spec, {
       bundle,
@@ -107,7 +109,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       consoleSlave: terminal,
     });
     const plan = buildInitPlan(
-      { spec, rootfs: rootfsPlan, syncFd, parentSyncFd, fifoFd, preserveFds: opts.preserveFds, rootless, seccomp: compileSeccompFor(spec), consoleSocketFd },
+      { spec: withListenFds(spec, listenFds), rootfs: rootfsPlan, syncFd, parentSyncFd, fifoFd, preserveFds: listenFds + opts.preserveFds, rootless, seccomp: compileSeccompFor(spec), console: terminalSocket },
       joins,
     );
     const rec = record;
@@ -117,7 +119,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       sys,
       plan,
       {
-        userNamespace: (pid) => writeIdMaps(pid, spec.linux?.uidMappings, spec.linux?.gidMappings, rootless),
+        userNamespace: (pid) => writeIdMaps(pid, spec.linux?.uidMappings, spec.linux?.gidMappings, { euid: sys.geteuid(), egid: process.getegid!() }),
         initCreated: (pid) => {
           cgroups.apply(pid);
           cgroups.set();
@@ -132,6 +134,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
           await runHooks('prestart', spec.hooks?.prestart, state);
           await runHooks('createRuntime', spec.hooks?.createRuntime, state);
         },
+        seccompListener: (syncFd, pid) => forwardSeccompListener(sys, syncFd, spec, hookState(rec, 'creating'), pid),
       },
       (pid) => {
         cleanups.push(() => killAndReap(sys, pid));
@@ -171,6 +174,21 @@ function writeOomScoreAdj(pid: number, value: number): void {
   } catch (e) {
     throw new ContainerError(`process.oomScoreAdj ${value}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+}
+
+/**
+ * systemd socket activation, as runc: with LISTEN_FDS=N in tsrun's environment, fds 3..3+N-1 pass
+ * into the container (before any --preserve-fds) and the process gets LISTEN_FDS=N, LISTEN_PID=1.
+ */
+function listenFdCount(): number {
+  const n = Number(process.env.LISTEN_FDS);
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+function withListenFds(spec: Spec, n: number): Spec {
+  if (!n || !spec.process) return spec;
+  const env = (spec.process.env ?? []).filter((e) => !e.startsWith('LISTEN_FDS=') && !e.startsWith('LISTEN_PID='));
+  return { ...spec, process: { ...spec.process, env: [...env, `LISTEN_FDS=${n}`, 'LISTEN_PID=1'] } };
 }
 
 /** Host uid/gid of the container's root (itself, without a user namespace). */

@@ -1,10 +1,11 @@
 // `tsrun delete [--force] ID`: stop what is left, release cgroups and rootfs, run poststop hooks,
 // remove the state. A stopped or created container needs no --force (as runc).
 import type { Sys } from '../sys/sys.js';
-import type { StateStore, ContainerRecord } from './store.js';
+import { CorruptStateError, type StateStore, type ContainerRecord } from './store.js';
 import { deriveStatus } from './status.js';
 import { ContainerError, NotFoundError, WrongStateError } from './errors.js';
-import { signalProcess, waitForExit } from './reap.js';
+import { stopProcess } from './reap.js';
+import { forceCleanup } from './salvage.js';
 import { cgroupsOf } from './cgroup-link.js';
 import { releaseRootfs } from '../../bundles/rootfs.js';
 import { hookState } from './hook-state.js';
@@ -22,37 +23,46 @@ export async function deleteContainer(sys: Sys, store: StateStore, id: string, f
       rec = store.read(id);
     } catch (e) {
       if (e instanceof NotFoundError) return;
-      if (!force) throw e;
-      warn(`${(e as Error).message}; removing it`);
-      store.remove(id);
+      if (!force || !(e instanceof CorruptStateError)) throw e;
+      warn(`${e.message.replace(/ \(tsrun delete.*$/, '')}; cleaning up what can be found`);
+      for (const note of await forceCleanup(sys, store, id)) warn(`container "${id}": ${note}`);
+      return;
+    }
+    if (!rec) {
+      // No state.json: `create` is still running, or died before writing it.
+      if (!force) throw new WrongStateError(id, 'delete', 'still being created (use --force)');
+      for (const note of await forceCleanup(sys, store, id)) warn(`container "${id}": ${note}`);
       return;
     }
     const status = deriveStatus(store, rec);
-    if (!rec) {
-      if (!force) throw new WrongStateError(id, 'delete', 'still being created (use --force)');
-      store.remove(id);
-      return;
-    }
     if ((status === 'running' || status === 'paused' || status === 'creating') && !force) {
       throw new ContainerError(`cannot delete container "${id}" that is not stopped: ${status} (use --force)`);
     }
-    if (status !== 'stopped') stopAll(sys, rec);
+    // Also when stopped: the init may be gone while other processes of the container live on.
+    stopAll(sys, rec, status !== 'stopped');
     await destroy(sys, store, rec);
   } finally {
     unlock();
   }
 }
 
-function stopAll(sys: Sys, rec: ContainerRecord): void {
+function stopAll(sys: Sys, rec: ContainerRecord, initAlive: boolean): void {
   const cgroups = cgroupsOf(rec);
   try {
-    cgroups.killAll(9);
+    if (initAlive || hasProcesses(cgroups)) cgroups.killAll(9);
   } catch (e) {
     warn(`container "${rec.id}": kill through cgroup: ${(e as Error).message}`);
   }
-  signalProcess(sys, rec.pid, rec.pidStartTime, 9);
-  if (!waitForExit(sys, rec.pid, 10_000)) {
+  if (initAlive && !stopProcess(sys, rec.pid, rec.pidStartTime, 9, 10_000)) {
     throw new ContainerError(`container "${rec.id}": init (pid ${rec.pid}) did not exit after SIGKILL`);
+  }
+}
+
+function hasProcesses(cgroups: ReturnType<typeof cgroupsOf>): boolean {
+  try {
+    return cgroups.pids().length > 0;
+  } catch {
+    return false; // cgroup gone
   }
 }
 

@@ -18,7 +18,8 @@ import { decodeWaitStatus, describeExit } from '../process/wait-status.js';
 import { waitForeground } from '../process/foreground.js';
 import { isSameProcess } from '../process/proc.js';
 import { cgroupsOf } from './cgroup-link.js';
-import { compileSeccompFor } from './seccomp-link.js';
+import { compileSeccompFor, forwardSeccompListener } from './seccomp-link.js';
+import { hookState } from './hook-state.js';
 import { writeFileAtomic } from './store.js';
 import { UnsupportedError } from './unsupported.js';
 import { killAndReap } from './reap.js';
@@ -87,9 +88,9 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
     syncFd,
     parentSyncFd,
     joins,
-    process: planProcess(process, { rootless: rec.rootless, preserveFds: opts.preserveFds }),
-    seccomp: seccomp && { ...seccomp, beforeCredentials: !process.noNewPrivileges },
-    console: planConsole(process, consoleSocketFd, false),
+    process: planProcess(process, { rootless: rec.rootless, preserveFds: opts.preserveFds, spec: rec.config, context: 'exec' }),
+    seccomp: seccomp && { ...seccomp, beforeCredentials: !process.noNewPrivileges || seccomp.listener },
+    console: planConsole(process, consoleSocketFd === undefined ? undefined : { socketFd: consoleSocketFd, fallbackSize: receiver?.callerSize }, false),
   };
 
   sys.madviseDoFork();
@@ -112,6 +113,9 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
         if (exit.code !== 0) throw new InitError('exec', `exec stage 1 failed (${describeExit(exit)})`);
         const cgroups = cgroupsOf(rec);
         cgroups.apply(pid, opts.cgroup);
+        sync.send({ t: 'go' });
+      } else if (msg.t === 'seccomp') {
+        forwardSeccompListener(sys, parentSyncFd, rec.config, hookState(rec, status), pid);
         sync.send({ t: 'go' });
       } else if (msg.t === 'error') {
         throw new InitError(msg.stage, msg.message, msg.code, msg.path);
@@ -147,7 +151,7 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
   }
   if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(pid));
   if (!foreground) return 0;
-  if (master !== undefined) return proxyTerminal(sys, master, pid, { initialResize: !process.consoleSize });
+  if (master !== undefined) return proxyTerminal(sys, master, pid, { appliedSize: process.consoleSize ? undefined : receiver?.callerSize });
   return waitForeground(sys, pid);
 }
 

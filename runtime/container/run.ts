@@ -16,7 +16,7 @@ export async function runContainer(sys: Sys, store: StateStore, opts: CreateOpti
   let master: number | undefined;
   let rec: ContainerRecord;
   try {
-    rec = await createContainer(sys, store, { ...opts, consoleSocketFd: receiver?.childFd });
+    rec = await createContainer(sys, store, { ...opts, ownConsole: receiver });
     try {
       if (receiver && rec.config.process?.terminal) master = receiver.receive();
       await startContainer(sys, store, opts.id);
@@ -31,7 +31,7 @@ export async function runContainer(sys: Sys, store: StateStore, opts: CreateOpti
   if (opts.detach) return 0;
 
   try {
-    if (master !== undefined) return await proxyTerminal(sys, master, rec.pid, { initialResize: !rec.config.process?.consoleSize });
+    if (master !== undefined) return await proxyTerminal(sys, master, rec.pid, { appliedSize: rec.config.process?.consoleSize ? undefined : receiver?.callerSize });
     return await waitForeground(sys, rec.pid);
   } finally {
     if (!opts.keep) await deleteContainer(sys, store, opts.id, true);

@@ -33,6 +33,22 @@ export interface ContainerRecord {
   config: Spec;
 }
 
+/** state.json exists but cannot be used: not JSON, truncated, or not a tsrun record. */
+export class CorruptStateError extends ContainerError {
+  constructor(readonly id: string, readonly path: string, why: string) {
+    super(`container "${id}": corrupt state file ${path}: ${why} (tsrun delete --force ${id} cleans up what it can find)`);
+    this.name = 'CorruptStateError';
+  }
+}
+
+/** What `delete --force` can still learn from a state file that does not parse (see salvageRecord). */
+export interface SalvagedRecord {
+  pid?: number;
+  pidStartTime?: string;
+  cgroupPaths?: Record<string, string>;
+  rootless?: boolean;
+}
+
 export const ID_PATTERN = /^[\w+\-.]+$/;
 
 export function validateId(id: string): void {
@@ -102,11 +118,50 @@ export class StateStore {
       }
       throw e;
     }
+    let value: unknown;
     try {
-      return JSON.parse(text) as ContainerRecord;
+      value = JSON.parse(text);
     } catch (e) {
-      throw new ContainerError(`container "${id}": corrupt state file ${this.statePath(id)}: ${(e as Error).message} (tsrun delete --force ${id} removes it)`);
+      const why = text.length === 0 ? 'the file is empty' : `not JSON (${(e as Error).message})`;
+      throw new CorruptStateError(id, this.statePath(id), why);
     }
+    const problem = recordProblem(value, id);
+    if (problem) throw new CorruptStateError(id, this.statePath(id), problem);
+    return value as ContainerRecord;
+  }
+
+  /**
+   * Best effort for a state file that does not parse: the fields `delete --force` needs come before
+   * the (large) config in the file, so a truncated file usually still has them.
+   */
+  salvage(id: string): SalvagedRecord {
+    let text: string;
+    try {
+      text = readFileSync(this.statePath(id), 'latin1');
+    } catch {
+      return {};
+    }
+    const out: SalvagedRecord = {};
+    const pid = /"pid":(\d+)[,}]/.exec(text);
+    const start = /"pidStartTime":"(\d+)"/.exec(text);
+    if (pid && start) {
+      out.pid = Number(pid[1]);
+      out.pidStartTime = start[1];
+    }
+    const paths = /"cgroupPaths":(\{[^{}]*\})/.exec(text);
+    if (paths) {
+      try {
+        const parsed = JSON.parse(paths[1]) as unknown;
+        if (parsed && typeof parsed === 'object' && Object.values(parsed).every((v) => typeof v === 'string')) {
+          out.cgroupPaths = parsed as Record<string, string>;
+        }
+      } catch {
+        // cut inside the object
+      }
+    }
+    const rootless = /"rootless":(true|false)/.exec(text);
+    if (rootless) out.rootless = rootless[1] === 'true';
+    return out;
   }
 
   write(record: ContainerRecord): void {
@@ -138,6 +193,19 @@ export class StateStore {
       throw e;
     }
   }
+}
+
+/** Why `value` is not a record of container `id`, or undefined if it is one. */
+function recordProblem(value: unknown, id: string): string | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object';
+  const r = value as Record<string, unknown>;
+  if (r.id !== id) return `"id" is ${JSON.stringify(r.id)}, not "${id}"`;
+  if (typeof r.pid !== 'number' || !Number.isInteger(r.pid) || r.pid < 0) return '"pid" is not a process id';
+  if (typeof r.pidStartTime !== 'string') return '"pidStartTime" is missing';
+  for (const key of ['cgroupPaths', 'config', 'namespaces'] as const) {
+    if (!r[key] || typeof r[key] !== 'object') return `"${key}" is missing`;
+  }
+  return undefined;
 }
 
 /** Write a file atomically (temp + rename), e.g. the pid file go-runc reads. */

@@ -9,7 +9,7 @@ import { planCapabilities } from './credentials.js';
 import { planAttributes } from './attributes.js';
 import type { RootfsPlan } from '../rootfs/index.js';
 import { ContainerError } from '../container/errors.js';
-import { consoleSizeOf, type ConsolePlan } from './console.js';
+import { consoleSizeOf, type ConsolePlan, type WindowSize } from './console.js';
 
 const NS_ORDER: NamespaceType[] = ['user', 'pid', 'network', 'mount', 'ipc', 'uts', 'cgroup', 'time'];
 
@@ -22,9 +22,10 @@ export interface PlanInputs {
   preserveFds: number;
   /** The caller is not root on the host: user namespace with setgroups=deny. */
   rootless: boolean;
-  seccomp?: { filter: Buffer; flags: number };
-  /** With process.terminal: the connected console socket (or our own socketpair end). */
-  consoleSocketFd?: number;
+  seccomp?: { filter: Buffer; flags: number; listener?: boolean };
+  /** With process.terminal: the connected console socket (or our own socketpair end), and the
+   * size to use when process.consoleSize is not set (the caller's terminal, when we proxy it). */
+  console?: { socketFd: number; fallbackSize?: WindowSize };
 }
 
 let lastCapCache: number | undefined;
@@ -58,7 +59,10 @@ function rlimitValue(v: number): bigint {
 }
 
 /** The user process part of the plan, shared by the init and `exec`. */
-export function planProcess(process: Process, opts: { rootless: boolean; preserveFds: number }): InitPlan['process'] {
+export function planProcess(
+  process: Process,
+  opts: { rootless: boolean; preserveFds: number; spec?: Spec; context?: 'init' | 'exec' },
+): InitPlan['process'] {
   const user = process.user ?? { uid: 0, gid: 0 };
   const rlimits: RlimitPlan[] = (process.rlimits ?? []).map((r) => ({
     name: r.type,
@@ -81,7 +85,7 @@ export function planProcess(process: Process, opts: { rootless: boolean; preserv
     },
     rlimits,
     preserveFds: opts.preserveFds,
-    attributes: planAttributes(process),
+    attributes: planAttributes(process, opts.spec, opts.context),
   };
 }
 
@@ -116,14 +120,19 @@ export function buildInitPlan(inputs: PlanInputs, joins: NamespaceJoin[]): InitP
     runtimeHooks: Boolean(hooks.prestart?.length || hooks.createRuntime?.length),
     createContainerHooks: (hooks.createContainer ?? []) as Hook[],
     startContainerHooks: (hooks.startContainer ?? []) as Hook[],
-    process: planProcess(process, inputs),
-    seccomp: inputs.seccomp && { ...inputs.seccomp, beforeCredentials: !process.noNewPrivileges },
-    console: planConsole(process, inputs.consoleSocketFd, true),
+    process: planProcess(process, { ...inputs, spec }),
+    seccomp: inputs.seccomp && { ...inputs.seccomp, beforeCredentials: !process.noNewPrivileges || Boolean(inputs.seccomp.listener) },
+    console: planConsole(process, inputs.console, true),
   };
 }
 
 /** The terminal part of a plan: only with process.terminal and a socket to send the master on. */
-export function planConsole(process: Process, socketFd: number | undefined, mountConsole: boolean): ConsolePlan | undefined {
-  if (!process.terminal || socketFd === undefined) return undefined;
-  return { socketFd, size: consoleSizeOf(process.consoleSize), mountConsole, uid: process.user?.uid ?? 0 };
+export function planConsole(
+  process: Process,
+  socket: { socketFd: number; fallbackSize?: WindowSize } | undefined,
+  mountConsole: boolean,
+): ConsolePlan | undefined {
+  if (!process.terminal || !socket) return undefined;
+  const size = consoleSizeOf(process.consoleSize) ?? socket.fallbackSize;
+  return { socketFd: socket.socketFd, size, mountConsole, uid: process.user?.uid ?? 0 };
 }

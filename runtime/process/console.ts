@@ -95,7 +95,7 @@ function makeConsole(sys: Sys, plan: ConsolePlan): void {
         throw e;
       }
       sys.close(plan.socketFd);
-      for (const fd of [0, 1, 2]) sys.dup3(slave, fd, 0);
+      for (const fd of [0, 1, 2]) if (fd !== slave) sys.dup3(slave, fd, 0); // dup3 refuses old == new
     } finally {
       if (slave > 2) sys.close(slave);
     }
@@ -147,8 +147,11 @@ export class OwnConsoleReceiver {
   private childOpen = true;
   readonly parentFd: number;
   readonly childFd: number;
+  /** The caller's window size now: the child applies it (unless process.consoleSize is set). */
+  readonly callerSize: WindowSize | undefined;
 
   constructor(private readonly sys: Sys) {
+    this.callerSize = callerWindowSize(sys);
     [this.parentFd, this.childFd] = sys.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   }
 
@@ -236,8 +239,8 @@ const CHUNK = 64 * 1024;
 const MAX_PENDING = 256 * 1024;
 
 export interface ProxyOptions {
-  /** Copy the caller's window size to the pty at once (false when process.consoleSize set it). */
-  initialResize: boolean;
+  /** The caller's size the child applied (none when process.consoleSize chose it): resized if it changed since. */
+  appliedSize?: WindowSize;
 }
 
 /**
@@ -263,7 +266,8 @@ export async function proxyTerminal(sys: Sys, master: number, pid: number, opts:
   process.on('SIGWINCH', resize);
   try {
     sys.fcntl(master, F.SETFL, sys.fcntl(master, F.GETFL) | O.NONBLOCK);
-    if (opts.initialResize) resize();
+    const now = opts.appliedSize && callerWindowSize(sys);
+    if (now && (now.rows !== opts.appliedSize!.rows || now.cols !== opts.appliedSize!.cols)) resize();
     if (saved) sys.ioctl(0, TCSETS, rawTermios(saved));
 
     let pending: Buffer[] = [];

@@ -6,7 +6,8 @@ import { PR } from '../sys/constants.js';
 import { SyncChannel, type ParentMessage } from './sync.js';
 import type { InitPlan, NamespaceJoin } from './init-plan.js';
 import { execProcess, resolveExecutable } from './init.js';
-import { applyAttributes } from './attributes.js';
+import { applyAttributes, applyInitialAffinity } from './attributes.js';
+import { loadSeccompEarly } from './seccomp-load.js';
 import { setupConsole, type ConsolePlan } from './console.js';
 
 export interface ExecPlan {
@@ -36,6 +37,7 @@ export function runExecStage1(sys: Sys, plan: ExecPlan): never {
     sys.prctl(PR.SET_DUMPABLE, 0);
     for (const ns of plan.joins) sys.setns(ns.fd, ns.flag);
     for (const ns of plan.joins) sys.close(ns.fd);
+    applyInitialAffinity(sys, plan.process.attributes);
     sys.madviseDoFork();
     const pid = sys.fork();
     if (pid === 0) runExecProcess(sys, plan, sync);
@@ -61,7 +63,7 @@ function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel): never {
       for (const r of plan.process.rlimits) sys.prlimit(r.resource, r.soft, r.hard);
       applyAttributes(sys, plan.process.attributes);
       const path = resolveExecutable(sys, plan.process.args[0], plan.process.env);
-      if (plan.seccomp?.beforeCredentials) sys.seccompSetFilter(plan.seccomp.flags, plan.seccomp.filter);
+      if (plan.seccomp?.beforeCredentials) loadSeccompEarly(sys, sync, plan.seccomp);
       execProcess(sys, plan.process, path, plan.seccomp);
     }
   } catch (err) {

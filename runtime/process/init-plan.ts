@@ -51,7 +51,8 @@ export interface InitPlan {
     preserveFds: number;
     attributes: ProcessAttributes;
   };
-  seccomp?: { filter: Buffer; flags: number; beforeCredentials: boolean };
+  /** listener: a notify filter, loaded before `ready` so its fd reaches the parent (seccomp-load.ts). */
+  seccomp?: { filter: Buffer; flags: number; beforeCredentials: boolean; listener?: boolean };
   /** process.terminal: the init makes the pty after pivot_root and sends the master. */
   console?: ConsolePlan;
 }

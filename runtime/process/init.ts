@@ -8,19 +8,27 @@ import { SyncChannel, type ParentMessage } from './sync.js';
 import type { InitPlan } from './init-plan.js';
 import { applyCredentials } from './credentials.js';
 import { applyAttributes } from './attributes.js';
+import { loadSeccompEarly } from './seccomp-load.js';
+import { enterCwd } from './cwd.js';
 import { applyRootfs, finishRootfs } from '../rootfs/index.js';
 import { runHookSync } from '../../hooks/sync.js';
 import { setupConsole } from './console.js';
 
 class InitAbort extends Error {}
 
-function fail(sync: SyncChannel, stage: string, err: unknown): never {
+/** Tell the parent; false when nobody listens any more (after `create` returned). */
+function tellParent(sync: SyncChannel, stage: string, err: unknown): boolean {
   const e = err as Partial<SyscallError> & Error;
   try {
     sync.send({ t: 'error', stage, message: e?.message ?? String(err), call: e?.call, code: e?.code, path: e?.path });
+    return true;
   } catch {
-    // parent gone: nothing to tell
+    return false;
   }
+}
+
+function fail(sync: SyncChannel, stage: string, err: unknown): never {
+  tellParent(sync, stage, err);
   throw new InitAbort();
 }
 
@@ -44,8 +52,12 @@ export function runStage1(sys: Sys, plan: InitPlan): never {
       for (const ns of plan.joins) sys.close(ns.fd);
       if (plan.newUserNamespace) {
         sys.unshare(0x10000000 /* CLONE_NEWUSER */);
+        // Dumpable while the parent writes our id maps: an unprivileged parent (rootless) cannot
+        // open /proc/PID files of a non-dumpable process (runc does the same).
+        sys.prctl(PR.SET_DUMPABLE, 1);
         sync.send({ t: 'userns' });
         expect(sync, 'go');
+        sys.prctl(PR.SET_DUMPABLE, 0);
         sys.setresgid(0, 0, 0);
         sys.setresuid(0, 0, 0);
       }
@@ -110,10 +122,9 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
       }
       applyAttributes(sys, proc.attributes);
       const path = resolveExecutable(sys, proc.args[0], proc.env);
-      if (plan.seccomp?.beforeCredentials) {
-        // Without no_new_privs the filter must be loaded while the init still has CAP_SYS_ADMIN.
-        sys.seccompSetFilter(plan.seccomp.flags, plan.seccomp.filter);
-      }
+      // Without no_new_privs the filter must be loaded while the init still has CAP_SYS_ADMIN; a
+      // notify filter is loaded here too, so its listener reaches the parent before `ready`.
+      if (plan.seccomp?.beforeCredentials) loadSeccompEarly(sys, sync, plan.seccomp);
 
       sync.send({ t: 'ready' });
       stage = 'start';
@@ -144,7 +155,7 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
  */
 export function execProcess(sys: Sys, proc: InitPlan['process'], path: string, seccomp: InitPlan['seccomp']): never {
   applyCredentials(sys, proc.credentials);
-  sys.chdir(proc.cwd);
+  enterCwd(sys, proc.cwd);
   if (proc.noNewPrivileges) sys.prctl(PR.SET_NO_NEW_PRIVS, 1);
   if (proc.umask !== undefined) sys.umask(proc.umask);
   if (seccomp && !seccomp.beforeCredentials) sys.seccompSetFilter(seccomp.flags, seccomp.filter);
@@ -154,14 +165,11 @@ export function execProcess(sys: Sys, proc: InitPlan['process'], path: string, s
 
 /** Before `start` the parent hears about errors; after it, only the container's stderr can. */
 function reportLate(sys: Sys, sync: SyncChannel, stage: string, err: unknown): void {
+  if (tellParent(sync, stage, err)) return;
   try {
-    fail(sync, stage, err);
+    sys.write(2, `tsrun init: ${stage}: ${(err as Error)?.message ?? err}\n`);
   } catch {
-    try {
-      sys.write(2, `tsrun init: ${stage}: ${(err as Error)?.message ?? err}\n`);
-    } catch {
-      // nothing more to do
-    }
+    // nothing more to do
   }
 }
 

@@ -24,10 +24,24 @@ export interface LaunchHooks {
   initCreated(pid: number): Promise<string> | string;
   /** Namespaces exist, before pivot_root: run prestart and createRuntime hooks. */
   runtimeHooks(): Promise<void>;
+  /** The init loaded a seccomp notify filter: its listener fd is the next packet on `syncFd`. */
+  seccompListener?(syncFd: number, initPid: number): void;
 }
 
 export interface Launched {
   pid: number;
+}
+
+/**
+ * Test hook for the fault tests (test/reliability): with TSRUN_TEST_STALL=<stage> the parent prints
+ * one line to stderr and blocks forever at that point, so a test can SIGKILL `create` there.
+ * Stages, in order: fork, userns (user namespace only), pid, cgroup, hooks (prestart/createRuntime
+ * hooks only), ready. Unset in normal use: one environment lookup per stage.
+ */
+export function stallForTest(stage: string): void {
+  if (process.env.TSRUN_TEST_STALL !== stage) return;
+  process.stderr.write(`tsrun: TSRUN_TEST_STALL: stalled at ${stage}\n`);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
 
 function assertSingleThreadedNode(): void {
@@ -47,6 +61,7 @@ export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, o
   if (stage1 === 0) runStage1(sys, plan);
 
   sys.close(plan.syncFd);
+  stallForTest('fork');
   const sync = new SyncChannel(sys, plan.parentSyncFd);
   let initPid = 0;
   let stage1Reaped = false;
@@ -66,6 +81,7 @@ export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, o
       }
       switch (msg.t) {
         case 'userns':
+          stallForTest('userns');
           try {
             hooks.userNamespace(stage1);
           } catch (e) {
@@ -79,11 +95,14 @@ export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, o
           onPid(initPid);
           const exit = reapStage1();
           if (exit && (exit.code ?? 1) !== 0) throw new InitError('namespaces', `stage 1 failed (${describeExit(exit)})`);
+          stallForTest('pid');
           const state = await hooks.initCreated(initPid);
+          stallForTest('cgroup');
           sync.send({ t: 'start', state });
           break;
         }
         case 'hooks':
+          stallForTest('hooks');
           try {
             await hooks.runtimeHooks();
           } catch (e) {
@@ -92,7 +111,18 @@ export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, o
           }
           sync.send({ t: 'go' });
           break;
+        case 'seccomp':
+          try {
+            if (!hooks.seccompListener) throw new InitError('seccomp', 'the init sent a seccomp listener nobody asked for');
+            hooks.seccompListener(plan.parentSyncFd, initPid);
+          } catch (e) {
+            sync.send({ t: 'abort', message: String(e) });
+            throw e;
+          }
+          sync.send({ t: 'go' });
+          break;
         case 'ready':
+          stallForTest('ready');
           return { pid: initPid };
         case 'error':
           throw new InitError(msg.stage, msg.message, msg.code, msg.path);

@@ -12,6 +12,7 @@ export type ChildMessage =
   | { t: 'pid'; pid: number } // stage 1 forked the init: its host pid
   | { t: 'hooks' } // namespaces exist, before pivot_root: run prestart + createRuntime
   | { t: 'ready' } // init waits on the exec fifo
+  | { t: 'seccomp' } // the next packet carries the seccomp notify listener fd (SCM_RIGHTS); answer go
   | { t: 'error'; stage: string; message: string; call?: string; code?: string; path?: string };
 
 /** Messages from the parent to the init stages. */

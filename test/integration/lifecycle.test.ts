@@ -1,7 +1,7 @@
 // The lifecycle core with real busybox containers: create/start/state/kill/delete/run/list.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { readFileSync, existsSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Sandbox, TSRUN, bundleCgroupPath, cgroupLeftovers } from '../support/containers.js';
@@ -208,6 +208,30 @@ t('bad CLI use: usage errors', () => {
   assert.is(sb.tsrun(['list', '--bogus']).code, 2);
   assert.is(sb.tsrun(['frobnicate']).code, 2);
   assert.match(sb.tsrun(['--version']).stdout, /^tsrun version/);
+});
+
+t('--preserve-fds and LISTEN_FDS pass extra fds into the container; nothing else leaks', () => {
+  const file = join(sb.dir, 'extra');
+  writeFileSync(file, 'extra-fd');
+  const fd = openSync(file, 'r');
+  try {
+    const script = 'cat <&3; echo; echo $LISTEN_FDS $LISTEN_PID; ls /proc/self/fd | sort -n | tr "\\n" " "';
+    let r = sb.tsrun(['run', '--preserve-fds', '1', '--bundle', sb.bundle(['sh', '-c', script]), sb.id('pfd')], { extraFds: [fd] });
+    assert.is(r.code, 0, r.stderr);
+    const [content, listen, fds] = r.stdout.split('\n');
+    assert.is(content, 'extra-fd');
+    assert.is(listen.trim(), '');
+    assert.is(fds.trim(), '0 1 2 3 4', 'stdio, the preserved fd, and ls own directory fd only');
+    const fd2 = openSync(file, 'r'); // a fresh offset: the first container read fd to its end
+    r = sb.tsrun(['run', '--bundle', sb.bundle(['sh', '-c', script]), sb.id('lfd')], { extraFds: [fd2], env: { ...process.env, LISTEN_FDS: '1' } });
+    closeSync(fd2);
+    assert.is(r.code, 0, r.stderr);
+    assert.equal(r.stdout.split('\n').slice(0, 2), ['extra-fd', '1 1']);
+    r = sb.tsrun(['run', '--bundle', sb.bundle(['sh', '-c', 'ls /proc/self/fd | sort -n | tr "\\n" " "']), sb.id('nofd')], { extraFds: [fd] });
+    assert.is(r.stdout.trim(), '0 1 2 3', 'without --preserve-fds the extra fd does not reach the container');
+  } finally {
+    closeSync(fd);
+  }
 });
 
 t.run();

@@ -22,14 +22,15 @@ export interface Result {
  * Run a command with stdout/stderr going to files, not pipes: a detached container inherits them,
  * and a pipe would keep the caller waiting until the container exits.
  */
-export function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): Result {
+export function run(cmd: string, args: string[], opts: SpawnSyncOptions & { extraFds?: number[] } = {}): Result {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
   const dir = mkdtempSync(join(tmpdir(), 'tsrun-test-out-'));
   const outFd = openSync(join(dir, 'out'), 'w+');
   const errFd = openSync(join(dir, 'err'), 'w+');
   try {
-    const r = spawnSync(cmd, args, { timeout: 60_000, env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', outFd, errFd], ...opts });
+    const { extraFds = [], ...rest } = opts;
+    const r = spawnSync(cmd, args, { timeout: 60_000, env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', outFd, errFd, ...extraFds], ...rest });
     return {
       code: r.status ?? 128 + (r.signal ? 9 : 0),
       stdout: readFileSync(join(dir, 'out'), 'utf8'),
@@ -77,7 +78,7 @@ export class Sandbox {
     return dir;
   }
 
-  tsrun(args: string[], opts: SpawnSyncOptions = {}): Result {
+  tsrun(args: string[], opts: SpawnSyncOptions & { extraFds?: number[] } = {}): Result {
     return run(TSRUN, ['--root', this.root, ...args], opts);
   }
 

@@ -1,0 +1,86 @@
+// Writing a new user namespace's id maps from the parent (stage 1 asks, then waits), as runc does:
+//  - tsrun run by root: /proc/PID/{uid,gid}_map written directly, any number of ranges; setgroups
+//    is left as the kernel made it ("allow").
+//  - tsrun run by another user (rootless): a single range mapping the caller's own id is written
+//    directly (gid_map only after setgroups=deny, the kernel's rule since 3.19); anything else goes
+//    through the setuid helpers newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
+// Runs in the tsrun process (not a forked child): node:fs and child_process are fine here.
+import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import type { IDMapping } from '../../spec/types.js';
+import { ContainerError } from '../container/errors.js';
+
+export class IdMapError extends ContainerError {
+  constructor(field: string, message: string, readonly code?: string) {
+    super(`${field}: ${message}`);
+    this.name = 'IdMapError';
+  }
+}
+
+export interface IdMapOptions {
+  /** The caller's effective ids on the host; rootless when euid is not 0. */
+  euid: number;
+  egid: number;
+  /** Where to find the helpers (tests point this elsewhere). */
+  newuidmap?: string;
+  newgidmap?: string;
+}
+
+export function renderIdMap(maps: IDMapping[]): string {
+  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
+
+/** An unprivileged caller may write this map itself: one range, size 1, its own id. */
+export function isOwnIdOnly(maps: IDMapping[], ownId: number): boolean {
+  return maps.length === 1 && maps[0].size === 1 && maps[0].hostID === ownId;
+}
+
+function writeProc(pid: number, file: string, data: string, field: string): void {
+  try {
+    writeFileSync(`/proc/${pid}/${file}`, data);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new IdMapError(field, `write /proc/${pid}/${file} (${JSON.stringify(data.trim())}): ${code}`, code);
+  }
+}
+
+function runHelper(helper: string, pid: number, maps: IDMapping[], field: string, idFile: string): void {
+  const args = [String(pid), ...maps.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])];
+  const r = spawnSync(helper, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: {}, timeout: 10_000 });
+  if (r.error) {
+    const code = (r.error as NodeJS.ErrnoException).code;
+    throw new IdMapError(
+      field,
+      code === 'ENOENT'
+        ? `mapping more than your own id needs ${helper} (package uidmap) and an entry in ${idFile}`
+        : `${helper}: ${code ?? r.error.message}`,
+      code,
+    );
+  }
+  if (r.status !== 0) {
+    const why = (r.stderr || r.stdout || '').trim().split('\n').pop() || `exit status ${r.status}`;
+    throw new IdMapError(field, `${helper} ${args.join(' ')} failed: ${why} (check ${idFile})`);
+  }
+}
+
+/** Write the maps of stage 1's new user namespace (pid is stage 1's host pid). */
+export function writeIdMaps(pid: number, uidMappings: IDMapping[] = [], gidMappings: IDMapping[] = [], opts: IdMapOptions): void {
+  const rootless = opts.euid !== 0;
+  if (!rootless) {
+    if (uidMappings.length) writeProc(pid, 'uid_map', renderIdMap(uidMappings), 'linux.uidMappings');
+    if (gidMappings.length) writeProc(pid, 'gid_map', renderIdMap(gidMappings), 'linux.gidMappings');
+    return;
+  }
+  if (uidMappings.length) {
+    if (isOwnIdOnly(uidMappings, opts.euid)) writeProc(pid, 'uid_map', renderIdMap(uidMappings), 'linux.uidMappings');
+    else runHelper(opts.newuidmap ?? 'newuidmap', pid, uidMappings, 'linux.uidMappings', '/etc/subuid');
+  }
+  if (gidMappings.length) {
+    if (isOwnIdOnly(gidMappings, opts.egid)) {
+      writeProc(pid, 'setgroups', 'deny', 'linux.gidMappings');
+      writeProc(pid, 'gid_map', renderIdMap(gidMappings), 'linux.gidMappings');
+    } else {
+      runHelper(opts.newgidmap ?? 'newgidmap', pid, gidMappings, 'linux.gidMappings', '/etc/subgid');
+    }
+  }
+}
