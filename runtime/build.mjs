@@ -2,7 +2,7 @@
 // Runs on `npm install` (prepare) and `npm run build`; takes well under a second.
 // runtime/bin/start.cjs keeps V8 code caches of the bundle in dist/code-cache; a build drops them.
 import { build } from 'esbuild';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -11,7 +11,9 @@ const top = dirname(dirname(fileURLToPath(import.meta.url)));
 const compileSchemas = join(top, 'spec/compile-schemas.mjs');
 if (existsSync(compileSchemas)) await import(compileSchemas);
 
-await build({
+// Written to temp files and renamed into place, so a tsrun running during a rebuild never reads
+// half a bundle.
+const result = await build({
   entryPoints: [join(top, 'runtime/cli/main.ts')],
   outfile: join(top, 'dist/tsrun.cjs'),
   bundle: true,
@@ -23,6 +25,13 @@ await build({
   legalComments: 'none',
   logOverride: { 'empty-import-meta': 'silent' },
   logLevel: 'warning',
+  write: false,
 });
+mkdirSync(join(top, 'dist'), { recursive: true });
+for (const file of result.outputFiles) {
+  const tmp = `${file.path}.${process.pid}.tmp`;
+  writeFileSync(tmp, file.contents);
+  renameSync(tmp, file.path);
+}
 
 rmSync(join(top, 'dist/code-cache'), { recursive: true, force: true });

@@ -57,7 +57,8 @@ async function worker() {
     passed += r.passed; failed += r.failed; skipped += r.skipped;
     const name = relative(top, file);
     console.log(`${r.failed ? 'FAIL' : 'ok  '} ${name}  (${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped, ${Date.now() - t0} ms)`);
-    if (r.failed || process.env.TEST_VERBOSE) { failures.push(name); console.log(r.out.replace(/^/gm, '    | ')); }
+    if (r.failed) failures.push(name);
+    if (r.failed || process.env.TEST_VERBOSE) console.log(r.out.replace(/^/gm, '    | '));
   }
 }
 await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));

@@ -1,7 +1,7 @@
 // tsrun's command line: runc-compatible global flags, then one command.
 import { existsSync } from 'node:fs';
 import { parseFlags, UsageError, str, bool, type FlagSpec } from './args.js';
-import { configureLog, reportError } from './log.js';
+import { configureLog, reportError, type LogOptions } from './log.js';
 import { commands } from './commands.js';
 import { OCI_VERSION } from '../../spec/names.js';
 import { TSRUN_VERSION as VERSION } from '../../spec/features.js';
@@ -38,6 +38,9 @@ async function main(argv: string[]): Promise<number> {
   // Global flags end at the first positional argument (the command).
   const cmdIndex = argv.findIndex((a, i) => !a.startsWith('-') && !takesValue(argv[i - 1]));
   const globalArgs = cmdIndex < 0 ? argv : argv.slice(0, cmdIndex);
+  // Before the strict parse: a bad global flag is then reported in --log too, where the engine
+  // (containerd's shim, podman) reads runtime errors from.
+  configureLog(earlyLogOptions(globalArgs));
   const { flags } = parseFlags(globalArgs, GLOBAL_FLAGS);
   const format = str(flags, 'log-format');
   if (format !== 'text' && format !== 'json') throw new UsageError(`invalid --log-format "${format}": use text or json`);
@@ -59,6 +62,19 @@ async function main(argv: string[]): Promise<number> {
   if (!command) throw new UsageError(`unknown command "${name}" (tsrun --help lists them)`);
   const global: GlobalOptions = { root: str(flags, 'root')!, systemdCgroup };
   return command.run(argv.slice(cmdIndex + 1), global);
+}
+
+/** --log and --log-format as far as they can be read from arguments that may not parse. */
+function earlyLogOptions(globalArgs: string[]): LogOptions {
+  const value = (name: string): string | undefined => {
+    let found: string | undefined;
+    globalArgs.forEach((arg, i) => {
+      const m = /^--?([^=]+)(?:=(.*))?$/.exec(arg);
+      if (m?.[1] === name) found = m[2] ?? globalArgs[i + 1];
+    });
+    return found;
+  };
+  return { file: value('log'), format: value('log-format') === 'json' ? 'json' : 'text', debug: false };
 }
 
 function takesValue(flag: string | undefined): boolean {

@@ -113,6 +113,10 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       joins,
     );
     const rec = record;
+    const joinCgroup = (pid: number) => {
+      cgroups.apply(pid);
+      cgroups.set();
+    };
     fds.splice(fds.indexOf(parentSyncFd), 1); // launchInit owns both ends of the sync channel now
     fds.splice(fds.indexOf(syncFd), 1);
     const launched = await launchInit(
@@ -121,8 +125,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       {
         userNamespace: (pid) => writeIdMaps(pid, spec.linux?.uidMappings, spec.linux?.gidMappings, { euid: sys.geteuid(), egid: process.getegid!() }),
         initCreated: (pid) => {
-          cgroups.apply(pid);
-          cgroups.set();
+          if (plan.newCgroupNamespace) joinCgroup(pid); // the init's cgroup namespace is rooted there
           rec.pid = pid;
           rec.pidStartTime = processStartTime(pid) ?? '';
           store.write(rec);
@@ -133,6 +136,11 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
           const { runHooks } = await import('../../hooks/run.js'); // loaded only when there are hooks
           await runHooks('prestart', spec.hooks?.prestart, state);
           await runHooks('createRuntime', spec.hooks?.createRuntime, state);
+        },
+        // Pages are charged to the cgroup a process is in when it touches them: joining after the
+        // Node init did its setup keeps that work out of the container's memory limit (DESIGN.md §2).
+        initReady: (pid) => {
+          if (!plan.newCgroupNamespace) joinCgroup(pid);
         },
         seccompListener: (syncFd, pid) => forwardSeccompListener(sys, syncFd, spec, hookState(rec, 'creating'), pid),
       },

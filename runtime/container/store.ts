@@ -58,6 +58,9 @@ export function validateId(id: string): void {
 }
 
 export class StateStore {
+  /** Last recovery copy written per id by this process, to skip rewriting an unchanged one. */
+  private recoveryWritten = new Map<string, string>();
+
   constructor(readonly root: string) {}
 
   dir(id: string): string {
@@ -68,6 +71,10 @@ export class StateStore {
   }
   fifoPath(id: string): string {
     return join(this.dir(id), 'exec.fifo');
+  }
+  /** A small second copy of what `delete --force` needs (pid, start time, cgroups) if state.json is damaged. */
+  recoveryPath(id: string): string {
+    return join(this.dir(id), 'recovery.json');
   }
 
   /** Make the container's directory; fails if the id is taken (mkdir is the atomic claim). */
@@ -131,10 +138,20 @@ export class StateStore {
   }
 
   /**
-   * Best effort for a state file that does not parse: the fields `delete --force` needs come before
-   * the (large) config in the file, so a truncated file usually still has them.
+   * Best effort for a state file that does not parse: the recovery copy if it is intact, else the
+   * fields `delete --force` needs read out of the state text (they come before the large config, so
+   * a truncated file usually still has them).
    */
   salvage(id: string): SalvagedRecord {
+    try {
+      const copy = JSON.parse(readFileSync(this.recoveryPath(id), 'utf8')) as SalvagedRecord & { id?: string };
+      if (copy && copy.id === id && typeof copy.pid === 'number' && typeof copy.pidStartTime === 'string') {
+        const cgroupPaths = copy.cgroupPaths && typeof copy.cgroupPaths === 'object' && Object.values(copy.cgroupPaths).every((v) => typeof v === 'string') ? copy.cgroupPaths : undefined;
+        return { pid: copy.pid, pidStartTime: copy.pidStartTime, cgroupPaths, rootless: copy.rootless === true };
+      }
+    } catch {
+      // missing or damaged too: read what the state file still has
+    }
     let text: string;
     try {
       text = readFileSync(this.statePath(id), 'latin1');
@@ -175,6 +192,15 @@ export class StateStore {
       closeSync(fd);
     }
     renameSync(tmp, path);
+    this.writeRecovery(record);
+  }
+
+  private writeRecovery(record: ContainerRecord): void {
+    const { id, pid, pidStartTime, cgroupPaths, rootless } = record;
+    const text = JSON.stringify({ id, pid, pidStartTime, cgroupPaths, rootless });
+    if (this.recoveryWritten.get(id) === text) return;
+    writeFileAtomic(this.recoveryPath(id), text, 0o600);
+    this.recoveryWritten.set(id, text);
   }
 
   remove(id: string): void {
@@ -209,9 +235,9 @@ function recordProblem(value: unknown, id: string): string | undefined {
 }
 
 /** Write a file atomically (temp + rename), e.g. the pid file go-runc reads. */
-export function writeFileAtomic(path: string, data: string): void {
+export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
+  const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, data);
   } finally {

@@ -24,6 +24,8 @@ export interface LaunchHooks {
   initCreated(pid: number): Promise<string> | string;
   /** Namespaces exist, before pivot_root: run prestart and createRuntime hooks. */
   runtimeHooks(): Promise<void>;
+  /** The init finished its setup and waits on the exec fifo (it cannot pass it before we return). */
+  initReady?(pid: number): void;
   /** The init loaded a seccomp notify filter: its listener fd is the next packet on `syncFd`. */
   seccompListener?(syncFd: number, initPid: number): void;
 }
@@ -123,6 +125,7 @@ export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, o
           break;
         case 'ready':
           stallForTest('ready');
+          hooks.initReady?.(initPid);
           return { pid: initPid };
         case 'error':
           throw new InitError(msg.stage, msg.message, msg.code, msg.path);

@@ -3,7 +3,7 @@
 // offsets, sysctl, exec CPU affinity. Compared with runc on the same bundle where both implement it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -215,6 +215,29 @@ t('execCPUAffinity: final applies to exec; without it exec gets all CPUs back', 
   const plain = run('taskset', ['-c', '0', TSRUN, '--root', sb.root, 'exec', id, 'grep', 'Cpus_allowed_list', '/proc/self/status']);
   assert.is(plain.code, 0, plain.stderr);
   assert.match(plain.stdout, new RegExp(`Cpus_allowed_list:\\s+${n > 1 ? `0-${n - 1}` : '0'}$`, 'm'));
+});
+
+t('apparmorProfile, selinuxLabel, mountLabel: a clear error at create naming the field on a kernel without them', () => {
+  const cases: [string, (s: Spec) => void, string][] = [
+    ['process.apparmorProfile', (s) => (s.process!.apparmorProfile = 'tsrun-test-profile'), '/sys/kernel/security/apparmor'],
+    ['process.selinuxLabel', (s) => (s.process!.selinuxLabel = 'system_u:system_r:container_t:s0'), '/sys/fs/selinux/enforce'],
+    ['linux.mountLabel', (s) => (s.linux!.mountLabel = 'system_u:object_r:container_file_t:s0'), '/sys/fs/selinux/enforce'],
+  ];
+  for (const [field, edit, probe] of cases) {
+    if (existsSync(probe)) continue; // this kernel has the LSM: not what this test checks
+    const id = sb.id();
+    const r = sb.tsrun(['create', '--bundle', sb.bundle(['true'], edit), id]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, `${field}: unsupported`);
+    assert.is(sb.tsrun(['state', id]).code, 1, 'nothing left behind');
+  }
+  if (!existsSync('/sys/kernel/security/apparmor')) {
+    const live = sb.id();
+    assert.is(sb.tsrun(['run', '-d', '--bundle', sb.bundle(['sleep', '30']), live]).code, 0);
+    const e = sb.tsrun(['exec', '--apparmor', 'tsrun-test-profile', live, 'true']);
+    assert.is(e.code, 1);
+    assert.match(e.stderr, 'process.apparmorProfile: unsupported');
+  }
 });
 
 t.run();
