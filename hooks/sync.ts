@@ -43,7 +43,6 @@ export function runHookSync(sys: Sys, hook: Hook, stateJson: Buffer, kind: HookK
     // Closed by a successful execve; carries the errno when execve fails.
     const [statusR, statusW] = track(sys.pipe2(O.CLOEXEC));
 
-    sys.madviseDoFork();
     pid = sys.fork();
     if (pid === 0) execHook(sys, cmd, [inR, outW, errW], statusW);
 

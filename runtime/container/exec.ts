@@ -93,7 +93,6 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
     console: planConsole(process, consoleSocketFd === undefined ? undefined : { socketFd: consoleSocketFd, fallbackSize: receiver?.callerSize }, false),
   };
 
-  sys.madviseDoFork();
   const stage1 = sys.fork();
   if (stage1 === 0) runExecStage1(sys, plan);
   sys.close(syncFd);

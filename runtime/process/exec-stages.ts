@@ -38,7 +38,6 @@ export function runExecStage1(sys: Sys, plan: ExecPlan): never {
     for (const ns of plan.joins) sys.setns(ns.fd, ns.flag);
     for (const ns of plan.joins) sys.close(ns.fd);
     applyInitialAffinity(sys, plan.process.attributes);
-    sys.madviseDoFork();
     const pid = sys.fork();
     if (pid === 0) runExecProcess(sys, plan, sync);
     sync.send({ t: 'pid', pid });

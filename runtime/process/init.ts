@@ -63,7 +63,6 @@ export function runStage1(sys: Sys, plan: InitPlan): never {
       }
       if (plan.unshareFlags) sys.unshare(plan.unshareFlags);
       if (plan.timeOffsets) writeFile(sys, '/proc/self/timens_offsets', plan.timeOffsets);
-      sys.madviseDoFork();
       const pid = sys.fork();
       if (pid === 0) runInit(sys, plan, sync);
       sync.send({ t: 'pid', pid });

@@ -1,9 +1,6 @@
 // Parent side of container creation: fork stage 1 and answer the stages over the sync channel
 // until the init reports ready (or fails). DESIGN.md §2 explains why this is a fork of Node.
-import { writeFileSync } from 'node:fs';
 import type { Sys } from '../sys/sys.js';
-import { SyscallError } from '../sys/errors.js';
-import type { IDMapping } from '../../spec/types.js';
 import type { InitPlan } from './init-plan.js';
 import { SyncChannel, type ChildMessage } from './sync.js';
 import { runStage1 } from './init.js';
@@ -58,7 +55,6 @@ function assertSingleThreadedNode(): void {
  */
 export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, onPid: (pid: number) => void): Promise<Launched> {
   assertSingleThreadedNode();
-  sys.madviseDoFork();
   const stage1 = sys.fork();
   if (stage1 === 0) runStage1(sys, plan);
 
@@ -136,21 +132,3 @@ export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, o
     sys.close(plan.parentSyncFd);
   }
 }
-
-/** Write /proc/PID/{setgroups,uid_map,gid_map} for a new user namespace. */
-export function writeIdMaps(pid: number, uidMappings: IDMapping[] = [], gidMappings: IDMapping[] = [], denySetgroups: boolean): void {
-  const render = (maps: IDMapping[]) => maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
-  const write = (file: string, data: string) => {
-    try {
-      writeFileSync(`/proc/${pid}/${file}`, data);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-      throw new InitError('user namespace', `write /proc/${pid}/${file} (${JSON.stringify(data.trim())}): ${code}`, code);
-    }
-  };
-  if (denySetgroups) write('setgroups', 'deny');
-  if (uidMappings.length) write('uid_map', render(uidMappings));
-  if (gidMappings.length) write('gid_map', render(gidMappings));
-}
-
-export { SyscallError };

@@ -114,7 +114,12 @@ function msgTypes() {
 
 export class LinuxSys implements Sys {
   fork(): number {
-    return check(fn('int fork()')(), 'fork');
+    // Declare first, then MADV_DOFORK, then fork with nothing allocated in between: heap pages V8
+    // maps after the madvise (a first koffi declaration allocates) would be missing in the child,
+    // which then dies with SIGSEGV on its first write there.
+    const doFork = fn('int fork()');
+    this.madviseDoFork();
+    return check(doFork(), 'fork');
   }
   madviseDoFork(): void {
     // Expected to fail with EINVAL on the unmapped parts of the range; the mapped ones are updated.

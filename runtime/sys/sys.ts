@@ -22,9 +22,9 @@ export interface WaitResult {
 
 export interface Sys {
   // --- processes
-  /** glibc fork(). Callers must follow DESIGN.md §2 (single-threaded Node, madvise first). */
+  /** glibc fork() right after MADV_DOFORK over the whole address space (DESIGN.md §2); Node must run --single-threaded. */
   fork(): number;
-  /** MADV_DOFORK over the whole address space: V8 marks its heap DONTFORK. */
+  /** MADV_DOFORK over the whole address space: V8 marks its heap DONTFORK. fork() does it itself. */
   madviseDoFork(): void;
   exit(code: number): never;
   /** Only returns by throwing. */

@@ -4,11 +4,12 @@
 //   - while create is stuck the container is never reported running
 //   - a container whose init dies on its own is `stopped`, never `running` or `created`
 //   - kill/delete never signal a process that merely reuses the init's pid (start time + pidfd)
+//   - a state directory lost entirely: the documented manual cleanup (MANUAL_CLEANUP) leaves nothing
 // The stages come from TSRUN_TEST_STALL (runtime/process/launch.ts: the parent blocks there).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox } from '../support/containers.js';
 import { describe, isClean, leftovers, settledLeftovers, sleep, startTsrun } from './leaks.js';
@@ -93,8 +94,8 @@ killed('during a createRuntime hook (the hook keeps running)', async () => {
     s.hooks = { createRuntime: [{ path: hookScript(`touch ${marker}; sleep 1`) }] };
   });
   const create = startTsrun(sb, ['create', '--bundle', bundle, id]);
-  for (let i = 0; i < 400 && !existsSync(marker); i++) await sleep(25);
-  assert.ok(existsSync(marker), 'the hook ran');
+  for (let i = 0; i < 400 && !existsSync(marker) && create.child.exitCode === null; i++) await sleep(25);
+  if (!existsSync(marker)) assert.unreachable(`the hook did not run: ${(await create.done).stderr}`);
   create.child.kill('SIGKILL');
   await create.done;
   assert.is.not(status(id), 'running');
@@ -117,6 +118,48 @@ killed('create killed with no state.json yet: delete --force still removes the c
 });
 
 killed.run();
+
+// ---------------------------------------------------------------------------------------------
+const lost = suite('state lost entirely: the documented manual cleanup leaves nothing');
+lost.before.each(fresh);
+lost.after.each(clean);
+
+/**
+ * The README's manual cleanup for a container whose state directory is gone. CG is the config's
+ * linux.cgroupsPath (or /tsrun/<id> without one). tsrun makes no mounts in the host's mount
+ * namespace, so the cgroup is the only handle left: kill what is in it, then remove it.
+ */
+export const MANUAL_CLEANUP = `
+for d in /sys/fs/cgroup/*"$CG" /sys/fs/cgroup"$CG"; do
+  [ -d "$d" ] || continue
+  [ -f "$d/freezer.state" ] && echo THAWED > "$d/freezer.state"
+  [ -f "$d/cgroup.kill" ] && echo 1 > "$d/cgroup.kill"
+  for p in $(cat "$d/cgroup.procs"); do kill -9 "$p"; done
+done
+sleep 0.2
+for d in /sys/fs/cgroup/*"$CG" /sys/fs/cgroup"$CG"; do
+  [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} +
+done
+true`;
+
+lost('running container whose state dir was removed: delete --force is a no-op, the manual cleanup works', async () => {
+  const id = sb.id();
+  let cgroupsPath = '';
+  const bundle = sb.bundle(['sh', '-c', 'sleep 100 & sleep 100'], (s) => {
+    cgroupsPath = s.linux!.cgroupsPath!;
+  });
+  assert.is(sb.tsrun(['run', '--detach', '--bundle', bundle, id]).code, 0);
+  rmSync(join(sb.root, id), { recursive: true, force: true });
+  assert.match(sb.tsrun(['state', id]).stderr, /does not exist/);
+  assert.is(sb.tsrun(['delete', '--force', id]).code, 0);
+  const orphaned = leftovers(sb);
+  assert.ok(orphaned.processes.length >= 2 && orphaned.cgroups.length > 0, `the container lives on unseen: ${describe(orphaned)}`);
+  const r = spawnSync('sh', ['-c', MANUAL_CLEANUP], { env: { ...process.env, CG: cgroupsPath }, encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  await assertNothingLeft('manual cleanup');
+});
+
+lost.run();
 
 // ---------------------------------------------------------------------------------------------
 const dies = suite('an init that dies on its own is stopped, never running');

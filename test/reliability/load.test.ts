@@ -6,6 +6,7 @@
 //   - tsrun's own fds do not grow: 30 in-process cycles (plus failing creates) leave the fd table as it was
 //   - 50 parallel `create` of one id: exactly one succeeds, the others fail with "already exists"
 //     and do not disturb the winner
+//   - a container cannot be created into a cgroup that already has processes (runc: "not empty")
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
@@ -153,6 +154,24 @@ t('50 parallel creates of one id: exactly one wins, the rest fail cleanly', asyn
   assert.is(sb.tsrun(['start', id]).code, 0);
   assert.is(JSON.parse(sb.tsrun(['state', id]).stdout).status, 'running');
   assert.is(sb.tsrun(['delete', '--force', id]).code, 0);
+  const l = await settledLeftovers(sb);
+  assert.ok(isClean(l), describe(l));
+});
+
+t('a second container asking for an occupied cgroup is refused, and the first one is untouched', async () => {
+  const cgroupsPath = `/tsrun-test-${sb.suffix}-shared`;
+  const bundle = sb.bundle(['sleep', '100'], (s) => {
+    s.linux!.cgroupsPath = cgroupsPath;
+  });
+  const [a, b] = [sb.id('share-a'), sb.id('share-b')];
+  assert.is(sb.tsrun(['run', '--detach', '--bundle', bundle, a]).code, 0);
+  const r = sb.tsrun(['create', '--bundle', bundle, b]);
+  assert.is(r.code, 1, `joined a cgroup that holds another container: ${r.stderr}`);
+  assert.match(r.stderr, /is not empty/);
+  assert.match(r.stderr, cgroupsPath);
+  assert.is(JSON.parse(sb.tsrun(['state', a]).stdout).status, 'running', 'the failed create did not touch the first container');
+  assert.ok(readFileSync(`/sys/fs/cgroup/pids${cgroupsPath}/cgroup.procs`, 'utf8').trim().length > 0, 'its cgroup is still there');
+  assert.is(sb.tsrun(['delete', '--force', a]).code, 0);
   const l = await settledLeftovers(sb);
   assert.ok(isClean(l), describe(l));
 });

@@ -50,7 +50,8 @@ test('execProcess: identity, cwd, no_new_privs, umask, seccomp, signals, fds, ex
   assert.throws(() => execProcess(sys, proc, '/bin/sh', { filter: Buffer.alloc(8), flags: 0, beforeCredentials: false }), /execve/);
   const names = sys.callNames().filter((n) => n !== 'prctl' || false);
   const tail = names.slice(names.indexOf('capset'));
-  assert.equal(tail, ['capset', 'chdir', 'umask', 'seccompSetFilter', 'resetSignals', 'fcntl', 'fcntl', 'fcntl', 'fcntl', 'closeRange', 'execve']);
+  // chdir, then the check that the cwd is inside the container root (CVE-2024-21626)
+  assert.equal(tail, ['capset', 'chdir', 'stat', 'open', 'fstat', 'close', 'umask', 'seccompSetFilter', 'resetSignals', 'fcntl', 'fcntl', 'fcntl', 'fcntl', 'closeRange', 'execve']);
   const closeRange = sys.calls.find((c) => c.call === 'closeRange')!;
   assert.is(closeRange.args[0], 4, 'fds above stdio + preserved are closed on exec');
   const nnp = sys.calls.find((c) => c.call === 'prctl' && c.args[0] === PR.SET_NO_NEW_PRIVS);
