@@ -21,6 +21,7 @@ import { cgroupsFor, type ContainerCgroups } from './cgroup-link.js';
 import { compileSeccompFor, forwardSeccompListener } from './seccomp-link.js';
 import { hookState } from './hook-state.js';
 import { killAndReap } from './reap.js';
+import { refuseOccupiedCgroup } from './cgroup-guard.js';
 import { checkUnsupported } from './unsupported.js';
 import { checkConsoleOptions, connectConsoleSocket, type OwnConsoleReceiver, type WindowSize } from '../process/console.js';
 
@@ -59,8 +60,8 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
     if (overlay) cleanups.push(() => releaseRootfs(opts.id, store.dir(opts.id)));
 
     const cgroups: ContainerCgroups = cgroupsFor(opts.id, spec, { systemd: opts.systemdCgroup, rootless });
+    refuseOccupiedCgroup(cgroups.paths()); // before the cleanup that would remove someone else's cgroup
     cleanups.push(() => cgroups.destroy());
-    cgroups.create();
 
     record = {
       ociVersion: spec.ociVersion ?? OCI_VERSION,
@@ -80,7 +81,13 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       overlay: Boolean(overlay),
       config: spec,
     };
-    store.write(record); // early, so that `delete --force` finds the cgroups if create dies
+    store.write(record); // before the cgroups exist, so that `delete --force` finds them if create dies
+    cgroups.create();
+    const made = cgroups.paths(); // rootless: the hierarchies it may not write to are dropped by create()
+    if (JSON.stringify(made) !== JSON.stringify(record.cgroupPaths)) {
+      record.cgroupPaths = made;
+      store.write(record);
+    }
 
     const fifo = store.fifoPath(opts.id);
     sys.mkfifo(fifo, 0o622);
@@ -145,7 +152,8 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
         seccompListener: (syncFd, pid) => forwardSeccompListener(sys, syncFd, spec, hookState(rec, 'creating'), pid),
       },
       (pid) => {
-        cleanups.push(() => killAndReap(sys, pid));
+        const startTime = processStartTime(pid) ?? ''; // the init is alive now: it waits for 'start'
+        cleanups.push(() => killAndReap(sys, pid, startTime));
       },
     );
     for (const fd of fds) sys.close(fd);

@@ -16,7 +16,7 @@ import type { NamespaceJoin } from '../process/init-plan.js';
 import { InitError } from '../process/launch.js';
 import { decodeWaitStatus, describeExit } from '../process/wait-status.js';
 import { waitForeground } from '../process/foreground.js';
-import { isSameProcess } from '../process/proc.js';
+import { isSameProcess, processStartTime } from '../process/proc.js';
 import { cgroupsOf } from './cgroup-link.js';
 import { compileSeccompFor, forwardSeccompListener } from './seccomp-link.js';
 import { hookState } from './hook-state.js';
@@ -102,12 +102,14 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
 
   const sync = new SyncChannel(sys, parentSyncFd);
   let pid = 0;
+  let pidStartTime = '';
   try {
     for (;;) {
       const msg = sync.receive<ChildMessage>();
       if (!msg) break; // the process exec'd (the channel is close-on-exec) or died
       if (msg.t === 'pid') {
         pid = msg.pid;
+        pidStartTime = processStartTime(pid) ?? ''; // so a cleanup kill cannot reach a reused pid
         const exit = decodeWaitStatus(sys.waitpid(stage1).status);
         if (exit.code !== 0) throw new InitError('exec', `exec stage 1 failed (${describeExit(exit)})`);
         const cgroups = cgroupsOf(rec);
@@ -126,7 +128,7 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
     }
   } catch (e) {
     receiver?.close();
-    if (pid) killAndReap(sys, pid);
+    if (pid) killAndReap(sys, pid, pidStartTime);
     else {
       try {
         sys.waitpid(stage1);
@@ -143,7 +145,7 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
   try {
     if (receiver) master = receiver.receive();
   } catch (e) {
-    killAndReap(sys, pid);
+    killAndReap(sys, pid, pidStartTime);
     throw e;
   } finally {
     receiver?.close();

@@ -1,5 +1,6 @@
 // `tsrun state` and `tsrun list`.
-import type { StateStore } from './store.js';
+import { CorruptStateError, type StateStore } from './store.js';
+import { warn } from '../cli/log.js';
 import { deriveStatus, ociState } from './status.js';
 import { WrongStateError } from './errors.js';
 
@@ -15,8 +16,9 @@ export function listContainers(store: StateStore) {
     try {
       const rec = store.read(id);
       if (rec) out.push(ociState(rec, deriveStatus(store, rec)));
-    } catch {
-      // removed meanwhile, or corrupt: `state ID` tells which
+    } catch (e) {
+      if (e instanceof CorruptStateError) warn(e.message); // listed nowhere else: say so once
+      // else removed meanwhile
     }
   }
   return out;

@@ -2,7 +2,7 @@
 // until the init reports ready (or fails). DESIGN.md §2 explains why this is a fork of Node.
 import type { Sys } from '../sys/sys.js';
 import type { InitPlan } from './init-plan.js';
-import { SyncChannel, type ChildMessage } from './sync.js';
+import { SyncChannel, type ChildMessage, type ParentMessage } from './sync.js';
 import { runStage1 } from './init.js';
 import { decodeWaitStatus, describeExit } from './wait-status.js';
 import { ContainerError } from '../container/errors.js';
@@ -60,7 +60,25 @@ export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, o
 
   sys.close(plan.syncFd);
   stallForTest('fork');
-  const sync = new SyncChannel(sys, plan.parentSyncFd);
+  const channel = new SyncChannel(sys, plan.parentSyncFd);
+  // A send fails (EPIPE) when the init already gave up: report its own error message, not EPIPE.
+  const sync = {
+    receive: <T extends ChildMessage>() => channel.receive<T>(),
+    send(msg: ParentMessage) {
+      try {
+        channel.send(msg);
+      } catch (e) {
+        let pending: ChildMessage | undefined;
+        try {
+          pending = channel.receive<ChildMessage>();
+        } catch {
+          // nothing readable either
+        }
+        if (pending?.t === 'error') throw new InitError(pending.stage, pending.message, pending.code, pending.path);
+        throw new InitError('init', `container init exited before it was ready (${(e as Error).message})`);
+      }
+    },
+  };
   let initPid = 0;
   let stage1Reaped = false;
   const reapStage1 = () => {

@@ -182,6 +182,7 @@ for (const started of [false, true]) {
       assert.ok(processStartTime(pid), 'the container survived the refused commands');
       const list = sb.tsrun(['list', '--format', 'json']);
       assert.is(list.code, 0, `list still works: ${list.stderr}`);
+      assert.match(list.stderr, `corrupt state file ${stateFile}`, 'list says which container it cannot show');
 
       const del = sb.tsrun(['delete', '--force', id]);
       assert.is(del.code, 0, del.stderr);

@@ -106,6 +106,19 @@ killed('during a createRuntime hook (the hook keeps running)', async () => {
   assert.ok(isClean(l), `killed during hook: left behind ${describe(l)}`);
 });
 
+killed('the init is killed from outside while create runs a hook: create fails clearly, nothing left', async () => {
+  const id = sb.id();
+  // The hook reads the state (pid of the init) from stdin and kills it.
+  const hook = hookScript(`pid=$(sed -n 's/.*"pid":\\([0-9]*\\).*/\\1/p'); kill -9 "$pid"; sleep 0.2`);
+  const r = sb.tsrun(['create', '--bundle', sb.bundle(['sleep', '100'], (s) => {
+    s.hooks = { createRuntime: [{ path: hook }] };
+  }), id]);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /container init exited before it was ready/);
+  assert.not.match(r.stderr, /^tsrun: write: /, 'not a bare EPIPE');
+  await assertNothingLeft('init killed during create');
+});
+
 killed('create killed with no state.json yet: delete --force still removes the claim', async () => {
   // The earliest window: the id is claimed (mkdir) but nothing else exists.
   const id = sb.id();
