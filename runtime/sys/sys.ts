@@ -24,8 +24,6 @@ export interface Sys {
   // --- processes
   /** glibc fork() right after MADV_DOFORK over the whole address space (DESIGN.md §2); Node must run --single-threaded. */
   fork(): number;
-  /** MADV_DOFORK over the whole address space: V8 marks its heap DONTFORK. fork() does it itself. */
-  madviseDoFork(): void;
   exit(code: number): never;
   /** Only returns by throwing. */
   execve(path: string, argv: string[], envp: string[]): never;

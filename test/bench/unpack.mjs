@@ -151,7 +151,6 @@ try {
     const id = `bench-${i}`;
     const t0 = process.hrtime.bigint();
     const plan = await prepareRootfs(bundleDir, join(bundleDir, 'rootfs'), id, state);
-    sys.madviseDoFork();
     const pid = sys.fork();
     if (pid === 0) {
       let code = 0;

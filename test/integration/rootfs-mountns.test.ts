@@ -21,7 +21,6 @@ type Outcome = { ok: true; result: Record<string, unknown> } | { ok: false; erro
 /** Fork; in the child: new mount ns, applyRootfs, finishRootfs, then `check` — its result comes back as JSON. */
 function inMountNamespace(plan: RootfsPlan, check: () => Record<string, unknown>): Outcome {
   const [r, w] = sys.pipe2(O.CLOEXEC);
-  sys.madviseDoFork();
   const pid = sys.fork();
   if (pid === 0) {
     let code = 0;

@@ -77,7 +77,6 @@ export function inFork(
   const sys = linuxSys;
   const [resultR, resultW] = sys.pipe2(O.CLOEXEC);
   const [goR, goW] = sys.pipe2(O.CLOEXEC);
-  sys.madviseDoFork();
   const pid = sys.fork();
   if (pid === 0) {
     // Drop the parent's ends, or the child's own copy of goW would keep its read from seeing EOF.

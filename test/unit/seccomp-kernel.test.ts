@@ -20,7 +20,6 @@ type Outcome = { exit: number } | { signal: number };
 
 /** Runs `child` in a forked copy (it must end with sys.exit) and waits, killing it after 10 s. */
 function inChild(child: () => never): Outcome {
-  sys.madviseDoFork();
   const pid = sys.fork();
   if (pid === 0) {
     try {
@@ -194,7 +193,6 @@ test('kernel: SCMP_ACT_NOTIFY hands out a listener; an agent answers the syscall
   const compiled = compileSeccomp(allow({ listenerPath: '/unused', syscalls: [{ names: ['getppid'], action: 'SCMP_ACT_NOTIFY' }] }));
   assert.ok(compiled.needsListener);
   const [parentEnd, childEnd] = sys.socketpair(1, 1, 0);
-  sys.madviseDoFork();
   const pid = sys.fork();
   if (pid === 0) {
     try {
