@@ -67,7 +67,7 @@ export interface User {
   username?: string;
 }
 
-/** Names are usually CapabilityName; unknown well-formed CAP_* names are kept (and warned about). */
+/** Names are CapabilityName once validated; strings here so configs can be read before that. */
 export interface Capabilities {
   bounding?: string[];
   effective?: string[];

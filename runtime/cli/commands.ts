@@ -233,6 +233,17 @@ export const commands: Record<string, Command> = {
       return 0;
     },
   },
+  'seal-node': {
+    summary: 'seal the Node that create/run/exec run on (CVE-2019-5736; automatic on first use)',
+    async run(argv) {
+      const { flags, positional } = parseFlags(argv, [{ name: 'remove', type: 'boolean' }]);
+      if (positional.length) throw new UsageError('seal-node takes no arguments');
+      const { sealNode, removeSealedNodes } = await import('../process/sealed-node.js');
+      if (bool(flags, 'remove')) removeSealedNodes(linuxSys);
+      else process.stdout.write(`${sealNode(linuxSys, process.execPath).path}\n`);
+      return 0;
+    },
+  },
   spec: {
     summary: 'write a default config.json (--rootless for a rootless one)',
     async run(argv) {

@@ -26,9 +26,9 @@ export interface CredentialPlan {
 const SETS: CapabilitySet[] = ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'];
 
 /**
- * Capability numbers by set. Names unknown to tsrun were already reported by validation (a
- * warning, as the runtime-spec asks); names newer than this kernel are dropped with a warning, as
- * runc does ("ignoring unknown or unavailable capabilities").
+ * Capability numbers by set. Names unknown to tsrun were already refused by validation; names newer
+ * than this kernel are dropped with a warning, as the runtime-spec asks and runc does ("ignoring
+ * unknown or unavailable capabilities").
  */
 function knownCaps(caps: Capabilities | undefined, lastCap: number, onIgnored: (msg: string) => void): Record<CapabilitySet, number[]> {
   const out = {} as Record<CapabilitySet, number[]>;

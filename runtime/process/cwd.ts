@@ -1,4 +1,4 @@
-// Entering process.cwd in the child, right before execve. After the chdir the new working
+// Entering process.cwd in the child, before `ready`. After the chdir the new working
 // directory must be reachable from the process root by walking "..": a cwd reached through
 // "/proc/self/fd/N" (a host directory fd still held by the forked Node, or leaked by a bug) is
 // outside the container's root and is refused (CVE-2024-21626). Uses only open/statx/close, which
@@ -15,16 +15,19 @@ export class CwdError extends Error {
   }
 }
 
-export function enterCwd(sys: Sys, cwd: string): void {
+/** False only with `permissionErrorsLater` when the chdir got EACCES or EPERM. */
+export function enterCwd(sys: Sys, cwd: string, opts: { permissionErrorsLater?: boolean } = {}): boolean {
   try {
     sys.chdir(cwd);
   } catch (e) {
     const code = (e as { code?: string }).code;
+    if (opts.permissionErrorsLater && (code === 'EACCES' || code === 'EPERM')) return false;
     throw new CwdError(cwd, code ?? (e as Error).message, code);
   }
   if (!insideRoot(sys)) {
     throw new CwdError(cwd, 'is outside the container root (possible breakout through a leaked file descriptor, CVE-2024-21626)', 'EPERM');
   }
+  return true;
 }
 
 /** Walk up from "." until the process root (inside) or the filesystem's real root (outside). */

@@ -5,7 +5,7 @@ import type { Sys } from '../sys/sys.js';
 import { PR } from '../sys/constants.js';
 import { SyncChannel, type ParentMessage } from './sync.js';
 import type { InitPlan, NamespaceJoin } from './init-plan.js';
-import { execProcess, resolveExecutable } from './init.js';
+import { becomeProcess, execProcess, resolveExecutable } from './init.js';
 import { applyAttributes, applyInitialAffinity } from './attributes.js';
 import { loadSeccompEarly } from './seccomp-load.js';
 import { setupConsole, type ConsolePlan } from './console.js';
@@ -61,8 +61,9 @@ function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel): never {
       }
       for (const r of plan.process.rlimits) sys.prlimit(r.resource, r.soft, r.hard);
       applyAttributes(sys, plan.process.attributes);
-      const path = resolveExecutable(sys, plan.process.args[0], plan.process.env);
       if (plan.seccomp?.beforeCredentials) loadSeccompEarly(sys, sync, plan.seccomp);
+      becomeProcess(sys, plan.process);
+      const path = resolveExecutable(sys, plan.process.args[0], plan.process.env);
       execProcess(sys, plan.process, path, plan.seccomp);
     }
   } catch (err) {

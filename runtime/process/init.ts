@@ -120,10 +120,12 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
         }
       }
       applyAttributes(sys, proc.attributes);
-      const path = resolveExecutable(sys, proc.args[0], proc.env);
       // Without no_new_privs the filter must be loaded while the init still has CAP_SYS_ADMIN; a
       // notify filter is loaded here too, so its listener reaches the parent before `ready`.
       if (plan.seccomp?.beforeCredentials) loadSeccompEarly(sys, sync, plan.seccomp);
+      // As runc: become the process before `ready`, so a bad user, cwd or program fails `create`.
+      becomeProcess(sys, proc);
+      const path = resolveExecutable(sys, proc.args[0], proc.env);
 
       sync.send({ t: 'ready' });
       stage = 'start';
@@ -148,15 +150,19 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
   sys.exit(127);
 }
 
-/**
- * The last steps before the user's program, shared by the init and `exec`: identity and
- * capabilities, cwd, no_new_privs, umask, seccomp (late when no_new_privs allows it), then execve.
- */
-export function execProcess(sys: Sys, proc: InitPlan['process'], path: string, seccomp: InitPlan['seccomp']): never {
+/** Shared by the init and `exec`: identity and capabilities, cwd, no_new_privs, umask. */
+export function becomeProcess(sys: Sys, proc: InitPlan['process']): void {
+  // As runc: the cwd is entered while still root when it can be, so a user may start in a
+  // directory it could not enter itself; only a permission error is retried as the user.
+  const entered = enterCwd(sys, proc.cwd, { permissionErrorsLater: true });
   applyCredentials(sys, proc.credentials);
-  enterCwd(sys, proc.cwd);
+  if (!entered) enterCwd(sys, proc.cwd);
   if (proc.noNewPrivileges) sys.prctl(PR.SET_NO_NEW_PRIVS, 1);
   if (proc.umask !== undefined) sys.umask(proc.umask);
+}
+
+/** The last steps, after becomeProcess: seccomp (late when no_new_privs allows it), fds, execve. */
+export function execProcess(sys: Sys, proc: InitPlan['process'], path: string, seccomp: InitPlan['seccomp']): never {
   if (seccomp && !seccomp.beforeCredentials) sys.seccompSetFilter(seccomp.flags, seccomp.filter);
   prepareExec(sys, proc.preserveFds);
   return sys.execve(path, proc.args, proc.env);

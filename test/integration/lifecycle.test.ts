@@ -1,7 +1,7 @@
 // The lifecycle core with real busybox containers: create/start/state/kill/delete/run/list.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, existsSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { readFileSync, readlinkSync, existsSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Sandbox, TSRUN, bundleCgroupPath, cgroupLeftovers } from '../support/containers.js';
@@ -175,6 +175,46 @@ t('a missing program fails create with a clear error and leaves nothing', () => 
   assert.match(r.stderr, '/no/such/program');
   assert.not.ok(existsSync(join(sb.root, id)), 'no state dir');
   assert.equal(cgroupLeftovers(bundleCgroupPath(bundle)), [], 'no cgroup left');
+});
+
+t('a cwd only root may enter is entered before dropping to the user (as runc)', () => {
+  const bundle = sb.bundle(['sh', '-c', 'pwd; id -u'], (s) => {
+    s.mounts!.push({ destination: '/secret', type: 'tmpfs', source: 'tmpfs', options: ['mode=700'] });
+    s.process!.cwd = '/secret';
+    s.process!.user = { uid: 1000, gid: 1000 };
+  });
+  const r = sb.tsrun(['run', '--bundle', bundle, sb.id()]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, '/secret\n1000\n');
+  assert.is(sb.runc(['run', '--bundle', bundle, sb.id('runc')]).stdout, r.stdout);
+});
+
+t('after create the waiting init already is the process user, in its cwd (as runc)', () => {
+  const bundle = sb.bundle(['true'], (s) => {
+    s.process!.cwd = '/tmp';
+    s.process!.user = { uid: 1000, gid: 1001 };
+  });
+  const seen: Record<string, string[]> = {};
+  for (const [name, cli] of [['tsrun', sb.tsrun.bind(sb)], ['runc', sb.runc.bind(sb)]] as const) {
+    const pidFile = join(sb.dir, `${name}.pid`);
+    const c = cli(['create', '--bundle', bundle, '--pid-file', pidFile, sb.id(name)]);
+    assert.is(c.code, 0, c.stderr);
+    const pid = readFileSync(pidFile, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    seen[name] = [status.match(/^Uid:.*$/m)![0], status.match(/^Gid:.*$/m)![0], readlinkSync(`/proc/${pid}/cwd`).replace(/^.*\/rootfs/, '')];
+  }
+  assert.equal(seen.tsrun, ['Uid:\t1000\t1000\t1000\t1000', 'Gid:\t1001\t1001\t1001\t1001', '/tmp']);
+  assert.equal(seen.tsrun, seen.runc);
+});
+
+t('a relative program path is found from process.cwd (as runc)', () => {
+  const bundle = sb.bundle(['./busybox', 'echo', 'found'], (s) => {
+    s.process!.cwd = '/bin';
+  });
+  const r = sb.tsrun(['run', '--bundle', bundle, sb.id()]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, 'found\n');
+  assert.is(sb.runc(['run', '--bundle', bundle, sb.id('runc')]).stdout, 'found\n');
 });
 
 t('a broken config.json fails create naming the JSON path, nothing left', () => {

@@ -1,6 +1,7 @@
 // Regression tests for runc's container escape classes, each tried from inside a real container:
 //  - CVE-2019-5736: the init (Node) is non-dumpable while in the container's namespaces, so a
-//    container process cannot open /proc/1/exe (the host's node binary) to overwrite it.
+//    container process cannot open /proc/1/exe; and it runs from a sealed (immutable) copy of
+//    Node, so a `#!/proc/self/exe` entrypoint cannot write to the Node it gets.
 //  - CVE-2024-21626: no host fd reaches the container process, and a cwd through
 //    /proc/self/fd/N that lands outside the container root is refused.
 //  - CVE-2021-30465: mount destinations that are (or become, by a racing swap) symlinks are
@@ -60,6 +61,33 @@ t('CVE-2019-5736: the waiting init is non-dumpable: /proc/1/exe is closed even t
   assert.is(r.stdout, 'read=1\nwrite=1\nfds=1\ncontrol=0\n');
   const after = createHash('sha256').update(readFileSync(nodeBinary)).digest('hex');
   assert.is(after, before, 'the host binary is unchanged');
+});
+
+t('CVE-2019-5736: a `#!/proc/self/exe` entrypoint runs the sealed Node, which nobody can open for writing', () => {
+  // The kernel resolves the interpreter /proc/self/exe to the init's own binary: Node, run inside
+  // the container (given the host's libraries). Unsealed, a write-open fails only with ETXTBSY,
+  // which ends when no Node runs; the sealed copy refuses it for good (EPERM, immutable).
+  const rootfs = join(sb.dir, 'rootfs');
+  makeBusyboxRootfs(rootfs);
+  symlinkSync('usr/lib', join(rootfs, 'lib'));
+  symlinkSync('usr/lib64', join(rootfs, 'lib64'));
+  writeFileSync(join(rootfs, 'attack'), [
+    '#!/proc/self/exe',
+    'const fs = require("fs");',
+    'let rw = "ok";',
+    'try { fs.openSync("/proc/self/exe", "r+"); } catch (e) { rw = e.code; }',
+    'console.log(`open-rw=${rw} exe=${fs.readlinkSync("/proc/self/exe")}`);',
+  ].join('\n'), { mode: 0o755 });
+  const bundle = sb.bundle(['/attack'], (s) => {
+    s.root = { path: rootfs };
+    for (const dir of ['/usr/lib', '/usr/lib64']) s.mounts!.push({ destination: dir, type: 'bind', source: dir, options: ['rbind', 'ro'] });
+  });
+  const r = sb.tsrun(['run', '--bundle', bundle, sb.id()]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^open-rw=EPERM exe=\/var\/lib\/tsrun\/exe\/[\d-]+\/node\n$/);
+  // Control: the same container on the unsealed Node shows what the seal prevents.
+  const unsealed = sb.tsrun(['run', '--bundle', bundle, sb.id('unsealed')], { env: { ...process.env, TSRUN_NO_SEAL: '1' } });
+  assert.match(unsealed.stdout, /^open-rw=ETXTBSY exe=(?!\/var\/lib\/tsrun\/)\S*node\n$/);
 });
 
 t('CVE-2024-21626: the container process holds only its stdio, with --log and for exec', () => {

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { defaultSpec } from '../../spec/defaults.js';
 import { planProcess } from '../../runtime/process/build-plan.js';
 import { applyCredentials, capMask } from '../../runtime/process/credentials.js';
-import { execProcess } from '../../runtime/process/init.js';
+import { becomeProcess, execProcess } from '../../runtime/process/init.js';
 import { createRecordingSys } from '../../runtime/sys/recording.js';
 import { PR } from '../../runtime/sys/constants.js';
 
@@ -44,20 +44,31 @@ test('credentials: bounding drops, keepcaps around the uid change, then capset a
   assert.equal(sys.calls.find((c) => c.call === 'capset')!.args, [32n, 32n, 32n]);
 });
 
-test('execProcess: identity, cwd, no_new_privs, umask, seccomp, signals, fds, execve — in that order', () => {
+test('becomeProcess then execProcess: cwd (as root first), identity, no_new_privs, umask, seccomp, signals, fds, execve', () => {
   const sys = createRecordingSys();
   const proc = planProcess({ args: ['/bin/sh'], cwd: '/work', env: ['A=1'], noNewPrivileges: true, user: { uid: 0, gid: 0, umask: 0o77 } } as never, { rootless: false, preserveFds: 1 });
+  becomeProcess(sys, proc);
   assert.throws(() => execProcess(sys, proc, '/bin/sh', { filter: Buffer.alloc(8), flags: 0, beforeCredentials: false }), /execve/);
-  const names = sys.callNames().filter((n) => n !== 'prctl' || false);
-  const tail = names.slice(names.indexOf('capset'));
+  const names = sys.callNames().filter((n) => n !== 'prctl');
   // chdir, then the check that the cwd is inside the container root (CVE-2024-21626)
-  assert.equal(tail, ['capset', 'chdir', 'stat', 'open', 'fstat', 'close', 'umask', 'seccompSetFilter', 'resetSignals', 'fcntl', 'fcntl', 'fcntl', 'fcntl', 'closeRange', 'execve']);
+  assert.equal(names.slice(0, 5), ['chdir', 'stat', 'open', 'fstat', 'close']);
+  const tail = names.slice(names.indexOf('capset'));
+  assert.equal(tail, ['capset', 'umask', 'seccompSetFilter', 'resetSignals', 'fcntl', 'fcntl', 'fcntl', 'fcntl', 'closeRange', 'execve']);
   const closeRange = sys.calls.find((c) => c.call === 'closeRange')!;
   assert.is(closeRange.args[0], 4, 'fds above stdio + preserved are closed on exec');
   const nnp = sys.calls.find((c) => c.call === 'prctl' && c.args[0] === PR.SET_NO_NEW_PRIVS);
   assert.ok(nnp, 'no_new_privs set');
   assert.ok(sys.calls.indexOf(nnp!) < sys.calls.findIndex((c) => c.call === 'seccompSetFilter'), 'before seccomp');
   assert.equal(sys.calls.at(-1)!.args, ['/bin/sh', ['/bin/sh'], ['A=1']]);
+});
+
+test('becomeProcess: a cwd root may not enter (EACCES) is retried after becoming the user', () => {
+  const sys = createRecordingSys({ fail: [{ call: 'chdir', code: 'EACCES' }] });
+  const proc = planProcess({ args: ['/bin/sh'], cwd: '/secret', user: { uid: 1000, gid: 1000 } } as never, { rootless: false, preserveFds: 0 });
+  assert.throws(() => becomeProcess(sys, proc), /process\.cwd "\/secret": EACCES/);
+  const names = sys.callNames();
+  assert.is(names.filter((n) => n === 'chdir').length, 2, 'tried as root, then as the user');
+  assert.ok(names.indexOf('setresuid') > names.indexOf('chdir') && names.lastIndexOf('chdir') > names.indexOf('setresuid'));
 });
 
 test.run();
