@@ -128,6 +128,7 @@ class Manager implements CgroupManager {
   }
 
   create(): void {
+    const dropped: string[] = [];
     for (const [key, dir] of Object.entries(this.dirs)) {
       try {
         if (key === 'cpuset') this.mkdirCpuset(dir);
@@ -135,13 +136,14 @@ class Manager implements CgroupManager {
         else this.mkdirAll(dir);
       } catch (e) {
         if (this.tolerable(e)) {
-          this.ctx.warn(`cgroup: cannot create ${dir} (${errnoCode(e) ?? (e as Error).message}); running without the ${key || 'unified'} hierarchy`);
+          dropped.push(`${key || 'unified'} (${errnoCode(e) ?? (e as Error).message})`);
           delete this.dirs[key];
           continue;
         }
         throw e instanceof CgroupError ? e : fileError('mkdir', dir, e);
       }
     }
+    if (dropped.length) this.ctx.warn(`cgroup: rootless, running without the hierarchies it may not write: ${dropped.join(', ')}`);
   }
 
   private mkdirAll(dir: string): string[] {
