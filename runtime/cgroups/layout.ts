@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { CgroupError } from './errors.js';
 import { nodeCgroupFs, type CgroupFs } from './cgroup-fs.js';
+import { parseMountinfo } from '../sys/mountinfo.js';
 
 export type LayoutMode = 'v1' | 'v2' | 'hybrid';
 
@@ -33,10 +34,6 @@ export const V1_SUBSYSTEMS = [
 
 const KNOWN_V1 = new Set<string>([...V1_SUBSYSTEMS, 'debug']);
 
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
 export interface CgroupMount extends Hierarchy {
   fstype: 'cgroup' | 'cgroup2';
   /** v1: the subsystems of the hierarchy (from the super options). */
@@ -45,14 +42,10 @@ export interface CgroupMount extends Hierarchy {
 
 export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
   const out: CgroupMount[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(' ');
-    const [fstype, , superOpts = ''] = line.slice(sep + 3).split(' ');
-    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    const subsystems = fstype === 'cgroup' ? superOpts.split(',').filter((o) => KNOWN_V1.has(o) || o.startsWith('name=')) : [];
-    out.push({ fstype, root: unescapeMountinfo(left[3]), mountpoint: unescapeMountinfo(left[4]), subsystems });
+  for (const m of parseMountinfo(mountinfo)) {
+    if (m.fstype !== 'cgroup' && m.fstype !== 'cgroup2') continue;
+    const subsystems = m.fstype === 'cgroup' ? m.superOptions.filter((o) => KNOWN_V1.has(o) || o.startsWith('name=')) : [];
+    out.push({ fstype: m.fstype, root: m.root, mountpoint: m.mountpoint, subsystems });
   }
   return out;
 }

@@ -8,6 +8,7 @@
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Sys } from '../sys/sys.js';
+import { readMountinfo } from '../sys/mountinfo.js';
 import type { StateStore } from './store.js';
 import { stopProcess } from './reap.js';
 import { processStartTime } from '../process/proc.js';
@@ -93,14 +94,7 @@ function containerCgroupDirs(paths: Record<string, string>, notes: string[]): Re
 }
 
 function cgroupMountpoints(): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (!post) continue;
-    const fstype = post.split(' ')[0];
-    if (fstype === 'cgroup' || fstype === 'cgroup2') out.push(pre.split(' ')[4]);
-  }
-  return out;
+  return readMountinfo().filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2').map((m) => m.mountpoint);
 }
 
 function holdsAny(dir: string, pids: Set<string>): boolean {

@@ -2,6 +2,8 @@
 // `cgroup` mount in config.json turns into. Runs in the tsrun process (reads /proc with fs).
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
+import { parseMountinfo, readMountinfo } from '../sys/mountinfo.js';
+import { parseProcCgroup } from '../cgroups/layout.js';
 
 export interface CgroupV1Hierarchy {
   /** Host mountpoint of the hierarchy, e.g. "/sys/fs/cgroup/cpu,cpuacct". */
@@ -25,39 +27,6 @@ export interface CgroupLayout {
   unifiedMountpoint: string;
 }
 
-interface MountinfoLine { root: string; mountpoint: string; fstype: string; superOptions: string[] }
-
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-export function parseMountinfo(text: string): MountinfoLine[] {
-  const out: MountinfoLine[] = [];
-  for (const line of text.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const left = line.slice(0, sep).split(' ');
-    const right = line.slice(sep + 3).split(' ');
-    out.push({
-      root: unescapeMountinfo(left[3]),
-      mountpoint: unescapeMountinfo(left[4]),
-      fstype: right[0],
-      superOptions: (right[2] ?? '').split(','),
-    });
-  }
-  return out;
-}
-
-/** /proc/PID/cgroup -> { "cpu,cpuacct": "/a/b", "name=systemd": "/", "": "/unified/path" }. */
-export function parseProcCgroup(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^\d+:([^:]*):(.*)$/.exec(line);
-    if (m) out[m[1]] = m[2];
-  }
-  return out;
-}
-
 export interface DetectOptions {
   /**
    * The container's cgroup per controller ("memory", "cpu", "name=systemd" or "systemd", "" for the
@@ -71,10 +40,8 @@ export interface DetectOptions {
 }
 
 export function detectCgroupLayout(opts: DetectOptions = {}): CgroupLayout {
-  const mounts = parseMountinfo(opts.mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8'));
-  const own = parseProcCgroup(opts.procCgroup ?? readFileSync('/proc/self/cgroup', 'utf8'));
-  const ownBySubsystem: Record<string, string> = {};
-  for (const [key, path] of Object.entries(own)) for (const s of key.split(',')) ownBySubsystem[s] = path;
+  const mounts = opts.mountinfo !== undefined ? parseMountinfo(opts.mountinfo) : readMountinfo();
+  const ownBySubsystem = parseProcCgroup(opts.procCgroup ?? readFileSync('/proc/self/cgroup', 'utf8'));
   const given = (s: string) => opts.cgroupPaths?.[s] ?? (s.startsWith('name=') ? opts.cgroupPaths?.[s.slice(5)] : undefined);
   const pathFor = (s: string) => given(s) ?? ownBySubsystem[s];
   const hostDir = (mountpoint: string, root: string, p: string) =>

@@ -1,13 +1,14 @@
 // planRootfs: config.json + bundle facts -> a RootfsPlan, everything decided and every string built
 // in the tsrun process, so the forked init (applyRootfs) only walks the list making system calls.
-import { existsSync, readFileSync, realpathSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, realpathSync, statSync, statfsSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Spec, Mount, Device } from '../../spec/types.js';
 import { MS, S } from '../sys/constants.js';
 import { RootfsConfigError } from './errors.js';
 import { parseMountOptions, PROPAGATION_FLAGS } from './options.js';
 import { cleanAbsolute, relativeToRoot, basenameOf, isWithin, procMountProblem } from './paths.js';
-import { detectCgroupLayout, parseMountinfo, type CgroupLayout } from './cgroup-layout.js';
+import { detectCgroupLayout, type CgroupLayout } from './cgroup-layout.js';
+import { readMountinfo } from '../sys/mountinfo.js';
 
 export interface RootfsOptions {
   bundle: string;
@@ -206,7 +207,7 @@ export function planRootfs(spec: Spec, opts: RootfsOptions): RootfsPlan {
 
   let noPivotHide: string[] = [];
   if (opts.noPivot) {
-    noPivotHide = opts.hostProcSysMounts ?? parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+    noPivotHide = opts.hostProcSysMounts ?? readMountinfo()
       .filter((m) => m.root === '/' && (m.fstype === 'proc' || m.fstype === 'sysfs') && !isWithin(m.mountpoint, rootfs))
       .map((m) => m.mountpoint);
   }
