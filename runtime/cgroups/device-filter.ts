@@ -4,7 +4,6 @@ import * as fs from 'node:fs';
 import type { Sys } from '../sys/sys.js';
 import { SyscallError } from '../sys/errors.js';
 import { CgroupError } from './errors.js';
-import { allocNative } from './native-memory.js';
 
 const BPF_PROG_LOAD = 5;
 const BPF_PROG_ATTACH = 8;
@@ -36,7 +35,7 @@ export function bpfDeviceFilterLoader(sys: Sys): DeviceFilterLoader {
     const logSize = 64 * 1024;
     const licenseOff = program.length;
     const logOff = Math.ceil((licenseOff + LICENSE.length + 1) / 8) * 8;
-    const mem = allocNative(sys, logOff + logSize);
+    const mem = sys.allocNative(logOff + logSize);
     try {
       mem.write(0, program);
       mem.write(licenseOff, Buffer.from(LICENSE + '\0'));
@@ -74,7 +73,7 @@ export function bpfDeviceFilterLoader(sys: Sys): DeviceFilterLoader {
   function queryIds(dirFd: number, dir: string): number[] {
     let capacity = 64;
     for (let tries = 0; tries < 10; tries++) {
-      const mem = allocNative(sys, capacity * 4);
+      const mem = sys.allocNative(capacity * 4);
       try {
         // Kernels 6.17+ write the `revision` field at offset 56 whatever size is passed: give room.
         const attr = Buffer.alloc(72);

@@ -1,7 +1,7 @@
 // The real Sys: glibc and raw syscalls through koffi. This file is the only one that names koffi.
 // Declarations are made on first use so a command pays only for the calls it makes.
 import { createRequire } from 'node:module';
-import type { Sys, StatInfo, WaitResult } from './sys.js';
+import type { NativeMemory, Sys, StatInfo, WaitResult } from './sys.js';
 import { SyscallError } from './errors.js';
 import { SYSCALL_NR } from './constants.js';
 
@@ -459,6 +459,33 @@ export class LinuxSys implements Sys {
     return { ret, errno: ret < 0n ? errno() : 0 };
   }
   bpf(cmd: number, attr: Buffer): number { return check(sys('bpf', 'int, _Inout_ void *, uint', cmd, attr, attr.length), 'bpf'); }
+  allocNative(size: number): NativeMemory {
+    lib();
+    const ptr = koffi.alloc('uint8', size);
+    const view = Buffer.from(koffi.view(ptr, size) as ArrayBuffer);
+    view.fill(0);
+    let freed = false;
+    const inRange = (offset: number, length: number) => {
+      if (offset < 0 || offset + length > size) throw new RangeError(`native memory: ${offset}+${length} is outside ${size} bytes`);
+    };
+    return {
+      addr: BigInt(koffi.address(ptr)),
+      size,
+      write(offset, data) {
+        inRange(offset, data.length);
+        data.copy(view, offset);
+      },
+      read(offset, length) {
+        inRange(offset, length);
+        return Buffer.from(view.subarray(offset, offset + length));
+      },
+      free() {
+        if (freed) return;
+        freed = true;
+        koffi.free(ptr);
+      },
+    };
+  }
 }
 
 export const linuxSys: Sys = new LinuxSys();

@@ -57,6 +57,15 @@ const defaults: Partial<Record<keyof Sys, (...args: any[]) => unknown>> = {
   exit: (code: number) => { throw new Error(`exit(${code})`); },
   execve: () => { throw new Error('execve'); },
   execvpe: () => { throw new Error('execvpe'); },
+  allocNative: (size: number) => {
+    const mem = Buffer.alloc(size);
+    return {
+      addr: 0x10000n, size,
+      write: (offset: number, data: Buffer) => data.copy(mem, offset),
+      read: (offset: number, length: number) => Buffer.from(mem.subarray(offset, offset + length)),
+      free: () => {},
+    };
+  },
 };
 
 export function createRecordingSys(opts: RecordingOptions = {}): RecordingSys {

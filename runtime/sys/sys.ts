@@ -20,6 +20,15 @@ export interface WaitResult {
   status: number; // raw wait status
 }
 
+export interface NativeMemory {
+  readonly addr: bigint;
+  readonly size: number;
+  write(offset: number, data: Buffer): void;
+  read(offset: number, length: number): Buffer;
+  /** Idempotent. */
+  free(): void;
+}
+
 export interface Sys {
   // --- processes
   /** glibc fork() right after MADV_DOFORK over the whole address space (DESIGN.md §2); Node must run --single-threaded. */
@@ -129,6 +138,8 @@ export interface Sys {
   /** posix_openpt + grantpt + unlockpt; returns the master fd and the slave path. */
   openpt(flags: number): { master: number; slavePath: string };
   bpf(cmd: number, attr: Buffer): number;
+  /** Zeroed native memory at a fixed address, for syscall attributes that carry pointers (bpf). */
+  allocNative(size: number): NativeMemory;
   /** socket(2) + connect(2) to a unix stream socket path; returns the connected fd. */
   connectUnix(path: string): number;
   /** Any syscall by number with up to six integer arguments; never throws. For tests and probes. */
