@@ -20,6 +20,8 @@ export const SUPPORT = {
   intelRdt: false,
   /** idmap/ridmap mount options (runtime/rootfs refuses them for now). */
   idmapMounts: false,
+  /** Recognized mount options the rootfs code refuses ("not supported by tsrun"). */
+  refusedMountOptions: ['idmap', 'ridmap', 'tmpcopyup'],
   netDevices: false,
   memoryPolicy: false,
 } as const;
@@ -29,7 +31,7 @@ export function features(): Features {
     ociVersionMin: OCI_VERSION_MIN,
     ociVersionMax: OCI_VERSION,
     hooks: [...HOOK_NAMES],
-    mountOptions: [...MOUNT_OPTIONS],
+    mountOptions: MOUNT_OPTIONS.filter((o) => !(SUPPORT.refusedMountOptions as readonly string[]).includes(o)),
     linux: {
       namespaces: [...NAMESPACE_TYPES],
       capabilities: [...CAPABILITIES],

@@ -164,6 +164,7 @@ function mountOne(ctx: RootCtx, m: PlannedMount): void {
     fd = openResolved(ctx, r.path, 0, noSymlinks);
     if (m.remountFlags) bindRemount(sys, m, procFd(fd));
     for (const p of m.propagation) sys.mount(null, procFd(fd), null, p, null);
+    if (m.recursiveAttr) sys.mountSetattrRecursive(procFd(fd), m.recursiveAttr.set, m.recursiveAttr.clear);
   } finally {
     if (fd >= 0) sys.close(fd);
   }

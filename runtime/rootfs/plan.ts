@@ -58,6 +58,8 @@ export interface PlannedMount {
   clearedFlags: number;
   /** tmpfs over an existing directory keeps that directory's mode (mode= is prepended to data). */
   copyMode: boolean;
+  /** Recursive r* options: mount_setattr(2) MOUNT_ATTR_* bits set and cleared on the whole tree. */
+  recursiveAttr?: { set: number; clear: number };
   /** The source is the root of a procfs (the only bind allowed over /proc). */
   srcIsProcfs: boolean;
   /** Mount this instead when the first mount(2) fails with one of `fallbackOn` (errno names). */
@@ -249,10 +251,6 @@ function planMount(m: Mount, i: number, opts: RootfsOptions, warnings: string[])
   if (o.idmap || m.uidMappings || m.gidMappings) {
     throw new RootfsConfigError(`${where}.options`, 'idmapped mounts ("idmap", "ridmap", uidMappings/gidMappings) are not supported by tsrun yet');
   }
-  if (o.recAttrSet || o.recAttrClr) {
-    const first = (m.options ?? []).find((x) => /^r(ro|rw|no|suid|dev|exec|diratime|relatime|atime|strictatime|symfollow)/.test(x) && !['rbind', 'rprivate', 'rslave', 'rshared', 'runbindable'].includes(x));
-    throw new RootfsConfigError(`${where}.options`, `recursive option ${JSON.stringify(first)} needs mount_setattr(2), which tsrun does not use yet`);
-  }
   for (const x of o.ignored) warnings.push(`${where}.options: ${JSON.stringify(x)} ignored (userspace-only mount(8) option)`);
 
   const isBind = (o.flags & MS.BIND) !== 0;
@@ -262,6 +260,7 @@ function planMount(m: Mount, i: number, opts: RootfsOptions, warnings: string[])
     source: m.source ?? (type || null), fstype: type || null, kind: 'other',
     flags: o.flags, data: o.data.length ? o.data.join(',') : null, propagation: o.propagation,
     dstIsFile: false, remountFlags: 0, clearedFlags: o.clearedFlags, copyMode: false, srcIsProcfs: false,
+    ...(o.recAttrSet || o.recAttrClr ? { recursiveAttr: { set: o.recAttrSet, clear: o.recAttrClr } } : {}),
   };
 
   if (isBind) {

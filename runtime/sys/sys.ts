@@ -77,6 +77,8 @@ export interface Sys {
 
   // --- mounts and the filesystem
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  /** mount_setattr(2) on the mount at `path`, with AT_RECURSIVE: MOUNT_ATTR_* bits to set and clear. */
+  mountSetattrRecursive(path: string, set: number, clear: number): void;
   umount2(target: string, flags: number): void;
   pivotRoot(newRoot: string, putOld: string): void;
   chroot(path: string): void;

@@ -2,9 +2,10 @@
 // same bundle where the two should agree.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readlinkSync } from 'node:fs';
+import { mkdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { Sandbox } from '../support/containers.js';
+import { Sandbox, TSRUN, run } from '../support/containers.js';
 import type { Spec } from '../../spec/types.js';
 
 const t = suite('inside');
@@ -130,6 +131,22 @@ t('--no-pivot: MS_MOVE + chroot', () => {
   const r = inside('cat /etc/hostname; echo pid=$$', undefined, ['--no-pivot']);
   assert.is(r.code, 0, r.err);
   assert.is(r.out, 'busybox\npid=1\n');
+});
+
+t('recursive mount options: "rro" makes submounts read-only too, "ro" does not (as runc)', () => {
+  // The bind source has a submount, made in a private mount namespace that ends with the command.
+  const src = join(sb.dir, 'rro-src');
+  mkdirSync(join(src, 'sub'), { recursive: true });
+  const script = 'for p in /ro /ro/sub /rro /rro/sub; do touch $p/f 2>/dev/null && echo $p=rw || echo $p=ro; done';
+  const bundle = sb.bundle(['sh', '-c', script], (s) => {
+    s.mounts!.push({ destination: '/ro', type: 'bind', source: src, options: ['rbind', 'ro'] });
+    s.mounts!.push({ destination: '/rro', type: 'bind', source: src, options: ['rbind', 'rro'] });
+  });
+  const inPrivateNs = (cli: string) => run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs ${src}/sub && exec ${cli} run --bundle ${bundle} $0`, sb.id(cli.includes('runc') ? 'runc' : 'c')]);
+  const r = inPrivateNs(`${TSRUN} --root ${sb.root}`);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, '/ro=ro\n/ro/sub=rw\n/rro=ro\n/rro/sub=ro\n');
+  assert.is(inPrivateNs(`runc --root ${join(sb.dir, 'runc-state')}`).stdout, r.stdout);
 });
 
 t('same as runc: exit codes, hostname, capabilities, mount points', () => {

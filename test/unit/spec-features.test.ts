@@ -63,6 +63,8 @@ test('features(): the runtime-spec features.json shape, from the shared lists', 
   for (const flag of f.linux!.seccomp!.supportedFlags!) assert.ok(f.linux!.seccomp!.knownFlags!.includes(flag), flag);
   assert.equal(f.linux!.cgroup, SUPPORT.cgroup);
   assert.equal(f.linux!.mountExtensions, { idmap: { enabled: SUPPORT.idmapMounts } });
+  assert.ok(f.mountOptions!.includes('rro'), 'recursive options are supported');
+  for (const o of ['idmap', 'ridmap', 'tmpcopyup']) assert.not.ok(f.mountOptions!.includes(o), `${o} is refused, so not listed`);
   assert.is(f.linux!.apparmor!.enabled, SUPPORT.apparmor);
   for (const [k, v] of Object.entries(f.annotations!)) assert.type(v, 'string', k);
   // Features are plain data: a JSON round trip loses nothing.
