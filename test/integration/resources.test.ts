@@ -65,7 +65,8 @@ t('cpu quota is visible in the cgroup files; update changes a live limit', () =>
 t('pause and resume stop and restart a counter; state shows paused', () => {
   const out = join(sb.dir, 'out');
   mkdirSync(out);
-  const id = detached('i=0; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.05; done', (s) => {
+  // write-then-rename: a reader never sees the file empty (truncated, mid-write)
+  const id = detached('i=0; while true; do i=$((i+1)); echo $i > /out/n.new; mv /out/n.new /out/n; sleep 0.05; done', (s) => {
     s.mounts!.push({ destination: '/out', type: 'bind', source: out, options: ['rbind', 'rw'] });
   });
   const count = () => Number(readFileSync(join(out, 'n'), 'utf8') || '0');
@@ -78,7 +79,7 @@ t('pause and resume stop and restart a counter; state shows paused', () => {
   assert.is(count(), frozenAt, 'no progress while paused');
   assert.is(sb.tsrun(['resume', id]).code, 0);
   assert.is(state(id).status, 'running');
-  sleep(300);
+  for (let i = 0; i < 30 && count() <= frozenAt; i++) sleep(100);
   assert.ok(count() > frozenAt, 'counting again after resume');
   assert.is.not(sb.tsrun(['resume', id]).code, 0, 'resume of a running container is refused');
 });
