@@ -14,7 +14,7 @@
 import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sys } from '../sys/sys.js';
-import { O } from '../sys/constants.js';
+import { LOCK, O } from '../sys/constants.js';
 import { SyscallError } from '../sys/errors.js';
 
 export const SEALED_NODE_DIR = '/var/lib/tsrun/exe';
@@ -54,6 +54,20 @@ export function sealNode(sys: Sys, nodeBinary: string, dir = SEALED_NODE_DIR): S
   if (isImmutable(sys, path)) return { path, created: false };
 
   mkdirSync(dir, { recursive: true, mode: 0o755 });
+  // Many first containers may start at once: one copy is made, the others wait for it.
+  const lock = sys.open(join(dir, '.lock'), O.RDWR | O.CREAT | O.CLOEXEC, 0o600);
+  try {
+    sys.flock(lock, LOCK.EX);
+    if (isImmutable(sys, path)) return { path, created: false };
+    return sealLocked(sys, nodeBinary, dir, key);
+  } finally {
+    sys.close(lock);
+  }
+}
+
+function sealLocked(sys: Sys, nodeBinary: string, dir: string, key: string): SealResult {
+  const dest = join(dir, key);
+  const path = join(dest, 'node');
   const tmp = join(dir, `.tmp-${process.pid}`);
   removeSealed(sys, tmp);
   mkdirSync(tmp, { mode: 0o755 });
@@ -73,14 +87,8 @@ export function sealNode(sys: Sys, nodeBinary: string, dir = SEALED_NODE_DIR): S
     }
     throw e;
   }
-  try {
-    renameSync(tmp, dest);
-  } catch (e) {
-    removeSealed(sys, tmp);
-    // another tsrun sealed the same build first
-    if (!isImmutable(sys, path)) throw e;
-    return { path, created: false };
-  }
+  removeSealed(sys, dest); // a copy whose seal was lost (e.g. chattr -i by hand) is made again
+  renameSync(tmp, dest);
   removeStale(sys, dir, key);
   return { path, created: true };
 }
@@ -90,13 +98,10 @@ export function removeSealedNodes(sys: Sys, dir = SEALED_NODE_DIR): void {
   if (existsSync(dir)) removeSealed(sys, dir);
 }
 
-/** Copies of Node builds no longer installed, and temp dirs of seals that died. */
+/** Copies of Node builds no longer installed, and temp dirs of seals that died (we hold the lock). */
 function removeStale(sys: Sys, dir: string, keep: string): void {
   for (const name of readdirSync(dir)) {
-    if (name === keep) continue;
-    const tmpPid = /^\.tmp-(\d+)$/.exec(name)?.[1];
-    if (tmpPid !== undefined && existsSync(`/proc/${tmpPid}`)) continue;
-    removeSealed(sys, join(dir, name));
+    if (name !== keep && name !== '.lock') removeSealed(sys, join(dir, name));
   }
 }
 

@@ -53,9 +53,28 @@ test('seal: a replaced binary gets a new copy and the old one is removed; --remo
     const fresh = sealNode(sys, binary, sealed);
     assert.is.not(fresh.path, old.path);
     assert.not.ok(existsSync(old.path), 'stale copy removed despite being immutable');
-    assert.equal(readdirSync(sealed), [sealKey(binary)]);
+    assert.equal(readdirSync(sealed).sort(), ['.lock', sealKey(binary)]);
     removeSealedNodes(sys, sealed);
     assert.not.ok(existsSync(sealed));
+  } finally {
+    removeSealedNodes(sys, sealed);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('seal: concurrent first runs make one copy; the others wait and use it', async () => {
+  const { dir, binary, sealed } = scratch();
+  try {
+    const script = `import { linuxSys } from '${process.cwd()}/runtime/sys/linux.ts'; import { sealNode } from '${process.cwd()}/runtime/process/sealed-node.ts'; console.log(sealNode(linuxSys, '${binary}', '${sealed}').created)`;
+    const { spawn } = await import('node:child_process');
+    const runs = await Promise.all(Array.from({ length: 4 }, () => new Promise<string>((resolve) => {
+      const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.on('close', () => resolve(out.trim()));
+    })));
+    assert.equal(runs.sort(), ['false', 'false', 'false', 'true'], 'exactly one made the copy');
+    assert.equal(readdirSync(sealed).sort(), ['.lock', sealKey(binary)]);
   } finally {
     removeSealedNodes(sys, sealed);
     rmSync(dir, { recursive: true, force: true });
