@@ -105,7 +105,7 @@ export const commands: Record<string, Command> = {
       const id = requireId('kill', positional.slice(0, 1));
       if (positional.length > 2) throw new UsageError(`"kill" takes a container id and a signal, got: ${positional.join(' ')}`);
       const { killContainer, parseSignal } = await import('../container/kill.js');
-      killContainer(linuxSys, store(g), id, parseSignal(positional[1] ?? 'TERM'), bool(flags, 'all'));
+      await killContainer(linuxSys, store(g), id, parseSignal(positional[1] ?? 'TERM'), bool(flags, 'all'));
       return 0;
     },
   },
