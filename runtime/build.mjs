@@ -21,6 +21,11 @@ const result = await build({
   format: 'cjs',
   target: 'node20',
   external: ['koffi'],
+  // Whitespace and syntax only: every command reads and decodes the whole file (~4 µs per KB here),
+  // and 30 % less of it saves ~2 ms. Names stay, for stack traces (TSRUN_DEBUG_STACK=1); positions map
+  // back to the TypeScript through the source map (node --enable-source-maps).
+  minifyWhitespace: true,
+  minifySyntax: true,
   sourcemap: 'linked',
   legalComments: 'none',
   logOverride: { 'empty-import-meta': 'silent' },
