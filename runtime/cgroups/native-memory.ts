@@ -3,7 +3,7 @@
 // this maps a small unlinked tmpfs file (mmap through Sys.rawSyscall) and moves bytes in and out
 // of it with pread/pwrite on the file — the kernel sees the same pages at `addr`.
 // TODO(sys room): replace with a Sys call that takes the buffers (see the cgroups report).
-import * as fs from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Sys } from '../sys/sys.js';
@@ -11,7 +11,7 @@ import { SyscallError } from '../sys/errors.js';
 
 const NR = process.arch === 'arm64' ? { mmap: 222, munmap: 215 } : { mmap: 9, munmap: 11 };
 const PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
-const O_TMPFILE = 0o20000000 | fs.constants.O_DIRECTORY;
+const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
 
 export interface NativeMemory {
   readonly addr: bigint;
@@ -24,14 +24,14 @@ export interface NativeMemory {
 function openScratchFile(): number {
   for (const dir of ['/dev/shm', tmpdir()]) {
     try {
-      return fs.openSync(dir, O_TMPFILE | fs.constants.O_RDWR, 0o600);
+      return openSync(dir, O_TMPFILE | constants.O_RDWR, 0o600);
     } catch {
       // no O_TMPFILE support there: try the next place, then a named file
     }
   }
   const path = join(tmpdir(), `tsrun-bpf-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-  fs.unlinkSync(path);
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+  unlinkSync(path);
   return fd;
 }
 
@@ -39,7 +39,7 @@ export function allocNative(sys: Sys, size: number): NativeMemory {
   const length = Math.ceil(size / 4096) * 4096;
   const fd = openScratchFile();
   try {
-    fs.ftruncateSync(fd, length);
+    ftruncateSync(fd, length);
     const r = sys.rawSyscall(NR.mmap, 0, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (r.ret < 0n || r.errno) throw new SyscallError('mmap', r.errno || Number(-r.ret));
     const addr = r.ret;
@@ -49,22 +49,22 @@ export function allocNative(sys: Sys, size: number): NativeMemory {
       size: length,
       write(offset, data) {
         if (offset + data.length > length) throw new RangeError('native memory: write past the end');
-        fs.writeSync(fd, data, 0, data.length, offset);
+        writeSync(fd, data, 0, data.length, offset);
       },
       read(offset, len) {
         const out = Buffer.alloc(len);
-        fs.readSync(fd, out, 0, len, offset);
+        readSync(fd, out, 0, len, offset);
         return out;
       },
       free() {
         if (freed) return;
         freed = true;
         sys.rawSyscall(NR.munmap, addr, length);
-        fs.closeSync(fd);
+        closeSync(fd);
       },
     };
   } catch (e) {
-    fs.closeSync(fd);
+    closeSync(fd);
     throw e;
   }
 }
