@@ -11,6 +11,14 @@ const top = dirname(dirname(fileURLToPath(import.meta.url)));
 const compileSchemas = join(top, 'spec/compile-schemas.mjs');
 if (existsSync(compileSchemas)) await import(compileSchemas);
 
+// runtime/node-require.ts makes a `require` for ESM (tsx); the CJS bundle has one already.
+const bundleRequire = {
+  name: 'bundle-require',
+  setup(b) {
+    b.onLoad({ filter: /runtime[\\/]node-require\.ts$/ }, () => ({ contents: 'export const nodeRequire = require;', loader: 'js' }));
+  },
+};
+
 // Written to temp files and renamed into place, so a tsrun running during a rebuild never reads
 // half a bundle.
 const result = await build({
@@ -30,6 +38,7 @@ const result = await build({
   legalComments: 'none',
   logOverride: { 'empty-import-meta': 'silent' },
   logLevel: 'warning',
+  plugins: [bundleRequire],
   write: false,
 });
 mkdirSync(join(top, 'dist'), { recursive: true });

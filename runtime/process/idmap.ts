@@ -6,14 +6,9 @@
 //    through the setuid helpers newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
 // Runs in the tsrun process (not a forked child): node:fs and child_process are fine here.
 import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { nodeRequire } from '../node-require.js';
 import type { IDMapping } from '../../spec/types.js';
 import { ContainerError } from '../container/errors.js';
-
-// node:child_process loads Node's net and stream modules: ~20 ms of `create` under the fork flags
-// (with V8 flags Node compiles its own modules without their code cache). Only the helpers need it.
-// In the CJS bundle `require` exists; under tsx (ESM, tests) it is made from this module's URL.
-const load = typeof require === 'function' ? require : createRequire(import.meta.url);
 
 export class IdMapError extends ContainerError {
   constructor(field: string, message: string, readonly code?: string) {
@@ -51,7 +46,9 @@ function writeProc(pid: number, file: string, data: string, field: string): void
 
 function runHelper(helper: string, pid: number, maps: IDMapping[], field: string, idFile: string): void {
   const args = [String(pid), ...maps.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])];
-  const { spawnSync } = load('node:child_process') as typeof import('node:child_process');
+  // Loaded here: node:child_process brings in Node's net and streams, ~20 ms of `create` under the
+  // fork flags (with V8 flags Node compiles its own modules without their code cache).
+  const { spawnSync } = nodeRequire('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(helper, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: {}, timeout: 10_000 });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;
