@@ -1,6 +1,9 @@
-// Build: compile the JSON schemas to standalone ajv validators, then bundle the CLI into one file.
+// Build: compile the JSON schemas to standalone ajv validators, then bundle the CLI into one file,
+// dist/tsrun.cjs, and once more without what only the container-making commands need (config
+// validator, rootfs and process setup, seccomp, images): dist/tsrun-core.cjs, a quarter of the size,
+// which runtime/bin/start.cjs runs for state, list, kill, start, delete, pause and resume.
 // Runs on `npm install` (prepare) and `npm run build`; takes well under a second.
-// runtime/bin/start.cjs keeps V8 code caches of the bundle in dist/code-cache; a build drops them.
+// runtime/bin/start.cjs keeps V8 code caches of the bundles in dist/code-cache; a build drops them.
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,11 +22,27 @@ const bundleRequire = {
   },
 };
 
-// Written to temp files and renamed into place, so a tsrun running during a rebuild never reads
-// half a bundle.
-const result = await build({
+// The command modules left out of the core bundle (the commands that import them are not in
+// CORE_COMMANDS of runtime/bin/start.cjs). Should one be imported there anyway, it says so.
+const NOT_IN_CORE = /^\.\.\/(container\/(create|run|exec|resources)|cgroups\/index|\.\.\/spec\/cli-(spec|features)|\.\.\/bundles\/cli)\.js$/;
+const coreOnly = {
+  name: 'core-only',
+  setup(b) {
+    b.onResolve({ filter: NOT_IN_CORE }, (args) => (args.importer.endsWith('commands.ts') ? { path: args.path, namespace: 'not-in-core' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'not-in-core' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`internal error: ${args.path} is not in dist/tsrun-core.cjs`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+const bundles = [
+  { outfile: 'dist/tsrun.cjs', plugins: [bundleRequire] },
+  { outfile: 'dist/tsrun-core.cjs', plugins: [bundleRequire, coreOnly] },
+];
+const results = await Promise.all(bundles.map(({ outfile, plugins }) => build({
   entryPoints: [join(top, 'runtime/cli/main.ts')],
-  outfile: join(top, 'dist/tsrun.cjs'),
+  outfile: join(top, outfile),
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -38,11 +57,13 @@ const result = await build({
   legalComments: 'none',
   logOverride: { 'empty-import-meta': 'silent' },
   logLevel: 'warning',
-  plugins: [bundleRequire],
+  plugins,
   write: false,
-});
+})));
+// Written to temp files and renamed into place, so a tsrun running during a rebuild never reads
+// half a bundle.
 mkdirSync(join(top, 'dist'), { recursive: true });
-for (const file of result.outputFiles) {
+for (const file of results.flatMap((r) => r.outputFiles)) {
   const tmp = `${file.path}.${process.pid}.tmp`;
   writeFileSync(tmp, file.contents);
   renameSync(tmp, file.path);
