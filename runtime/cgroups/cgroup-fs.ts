@@ -1,6 +1,6 @@
 // The file layer under the cgroup manager. Real: Node's synchronous fs (the manager runs in the
 // normal tsrun process, never in a forked child). Test double: an in-memory tree that records writes.
-import * as fs from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmdirSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
 
 export interface CgroupFs {
@@ -25,29 +25,29 @@ function errnoError(code: string, syscall: string, path: string): NodeJS.ErrnoEx
 }
 
 export const nodeCgroupFs: CgroupFs = {
-  read: (path) => fs.readFileSync(path, 'utf8'),
+  read: (path) => readFileSync(path, 'utf8'),
   write(path, value) {
-    const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
+    const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
     try {
       const buf = Buffer.from(value);
-      const n = fs.writeSync(fd, buf, 0, buf.length);
+      const n = writeSync(fd, buf, 0, buf.length);
       if (n !== buf.length) throw errnoError('EIO', 'write', path);
     } finally {
-      fs.closeSync(fd);
+      closeSync(fd);
     }
   },
-  exists: (path) => fs.existsSync(path),
+  exists: (path) => existsSync(path),
   mkdir(path) {
     try {
-      fs.mkdirSync(path, { mode: 0o755 });
+      mkdirSync(path, { mode: 0o755 });
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw e;
     }
   },
-  rmdir: (path) => fs.rmdirSync(path),
-  listDirs: (path) => fs.readdirSync(path, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name),
+  rmdir: (path) => rmdirSync(path),
+  listDirs: (path) => readdirSync(path, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name),
 };
 
 export interface RecordedWrite {

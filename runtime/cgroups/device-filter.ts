@@ -1,6 +1,6 @@
 // Load a device filter program and attach it to a cgroup v2 directory (BPF_CGROUP_DEVICE),
 // replacing the filter(s) a previous `set` attached, as runc does on update.
-import * as fs from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import type { Sys } from '../sys/sys.js';
 import { SyscallError } from '../sys/errors.js';
 import { CgroupError } from './errors.js';
@@ -126,14 +126,14 @@ export function bpfDeviceFilterLoader(sys: Sys): DeviceFilterLoader {
   function withDir<T>(dir: string, fn: (dirFd: number) => T): T {
     let dirFd: number;
     try {
-      dirFd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
     } catch (e) {
       throw new CgroupError(`cgroup: open ${dir}: ${(e as NodeJS.ErrnoException).code ?? e}`, { path: dir });
     }
     try {
       return fn(dirFd);
     } finally {
-      fs.closeSync(dirFd);
+      closeSync(dirFd);
     }
   }
 

@@ -4,6 +4,7 @@ import { posix } from 'node:path';
 import type { CgroupFs } from './cgroup-fs.js';
 import { CgroupError, errnoCode, fileError } from './errors.js';
 import { sleepMs } from './sleep.js';
+import type { LayoutMode } from './layout.js';
 
 export type FreezerState = 'frozen' | 'thawed';
 
@@ -121,4 +122,15 @@ export function stateV2(fs: CgroupFs, dir: string): FreezerState {
   if (value === '0') return 'thawed';
   // Asked to freeze: report frozen once the kernel says every task is.
   return waitFrozenV2(fs, dir) ? 'frozen' : 'thawed';
+}
+
+/** The freezer hierarchy's directory among a cgroup's paths (v2: the unified one). */
+export function freezerDir(mode: LayoutMode, dirs: Record<string, string>): string | undefined {
+  return mode === 'v2' ? dirs[''] : dirs.freezer;
+}
+
+export function freezerState(fs: CgroupFs, mode: LayoutMode, dirs: Record<string, string>): FreezerState {
+  const dir = freezerDir(mode, dirs);
+  if (!dir) return 'thawed';
+  return mode === 'v2' ? stateV2(fs, dir) : stateV1(fs, dir);
 }

@@ -9,6 +9,12 @@ import { parseMountinfo } from '../sys/mountinfo.js';
 
 export type LayoutMode = 'v1' | 'v2' | 'hybrid';
 
+/** The mode of a container's cgroup from the paths its state kept: v2 has the one key '' (the unified hierarchy). */
+export function modeOfPaths(paths: Record<string, string>): LayoutMode {
+  const keys = Object.keys(paths);
+  return keys.length === 1 && keys[0] === '' ? 'v2' : '' in paths ? 'hybrid' : 'v1';
+}
+
 export interface Hierarchy {
   /** Where it is mounted in this mount namespace. */
   mountpoint: string;

@@ -7,13 +7,13 @@ import type { Sys } from '../sys/sys.js';
 import { linuxSys } from '../sys/linux.js';
 import { nodeCgroupFs, type CgroupFs } from './cgroup-fs.js';
 import { CgroupError, errnoCode, fileError } from './errors.js';
-import { detectLayout, type CgroupLayout, type LayoutMode } from './layout.js';
+import { detectLayout, modeOfPaths, type CgroupLayout, type LayoutMode } from './layout.js';
 import { innerCgroupPath, resolvePaths } from './paths.js';
 import { effectiveDeviceRules } from './devices.js';
 import { bpfDeviceFilterLoader, type DeviceFilterLoader } from './device-filter.js';
 import { setV1 } from './v1.js';
 import { setV2 } from './v2.js';
-import { freezeV1, freezeV2, stateV1, stateV2, thawV1, thawV2, type FreezerState } from './freezer.js';
+import { freezeV1, freezeV2, freezerDir, freezerState, thawV1, thawV2, type FreezerState } from './freezer.js';
 import { parseFlatKeyed, statsV1, statsV2, type Stats } from './stats.js';
 import { sleepMs } from './sleep.js';
 import type { WriteContext } from './write-context.js';
@@ -90,9 +90,7 @@ export function createCgroupManager(opts: CreateManagerOptions): CgroupManager {
 
 /** A manager for a container created earlier, from the paths its state.json kept. */
 export function loadCgroupManager(paths: Record<string, string>, deps: ManagerDeps = {}): CgroupManager {
-  const keys = Object.keys(paths);
-  const mode: LayoutMode = keys.length === 1 && keys[0] === '' ? 'v2' : '' in paths ? 'hybrid' : 'v1';
-  return new Manager(mode, { ...paths }, { ...deps, explicitPath: true });
+  return new Manager(modeOfPaths(paths), { ...paths }, { ...deps, explicitPath: true });
 }
 
 interface Internal extends ManagerDeps {
@@ -276,7 +274,7 @@ class Manager implements CgroupManager {
   }
 
   private freezerDir(): string | undefined {
-    return this.mode === 'v2' ? this.dirs[''] : this.dirs.freezer;
+    return freezerDir(this.mode, this.dirs);
   }
 
   freeze(): void {
@@ -294,9 +292,7 @@ class Manager implements CgroupManager {
   }
 
   state(): FreezerState {
-    const dir = this.freezerDir();
-    if (!dir) return 'thawed';
-    return this.mode === 'v2' ? stateV2(this.fs, dir) : stateV1(this.fs, dir);
+    return freezerState(this.fs, this.mode, this.dirs);
   }
 
   private pidsDir(): string | undefined {

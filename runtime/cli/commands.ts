@@ -3,6 +3,7 @@
 import { parseFlags, requireId, str, bool, list, UsageError, type FlagSpec } from './args.js';
 import type { GlobalOptions } from './main.js';
 import { readFileSync } from 'node:fs';
+import { writeOut } from './output.js';
 import { linuxSys } from '../sys/linux.js';
 import { StateStore } from '../container/store.js';
 
@@ -76,7 +77,7 @@ export const commands: Record<string, Command> = {
     async run(argv, g) {
       const { positional } = parseFlags(argv, []);
       const { containerState } = await import('../container/query.js');
-      process.stdout.write(JSON.stringify(containerState(store(g), requireId('state', positional)), null, 2) + '\n');
+      writeOut(JSON.stringify(containerState(store(g), requireId('state', positional)), null, 2) + '\n');
       return 0;
     },
   },
@@ -91,9 +92,9 @@ export const commands: Record<string, Command> = {
       if (format !== 'table' && format !== 'json') throw new UsageError(`invalid --format "${format}": use table or json`);
       const { listContainers, formatTable } = await import('../container/query.js');
       const rows = listContainers(store(g));
-      if (bool(flags, 'quiet')) process.stdout.write(rows.map((r) => `${r.id}\n`).join(''));
-      else if (format === 'json') process.stdout.write(JSON.stringify(rows.length ? rows : null) + '\n');
-      else process.stdout.write(formatTable(rows));
+      if (bool(flags, 'quiet')) writeOut(rows.map((r) => `${r.id}\n`).join(''));
+      else if (format === 'json') writeOut(JSON.stringify(rows.length ? rows : null) + '\n');
+      else writeOut(formatTable(rows));
       return 0;
     },
   },
@@ -104,7 +105,7 @@ export const commands: Record<string, Command> = {
       const id = requireId('kill', positional.slice(0, 1));
       if (positional.length > 2) throw new UsageError(`"kill" takes a container id and a signal, got: ${positional.join(' ')}`);
       const { killContainer, parseSignal } = await import('../container/kill.js');
-      killContainer(linuxSys, store(g), id, parseSignal(positional[1] ?? 'TERM'), bool(flags, 'all'));
+      await killContainer(linuxSys, store(g), id, parseSignal(positional[1] ?? 'TERM'), bool(flags, 'all'));
       return 0;
     },
   },
@@ -191,7 +192,7 @@ export const commands: Record<string, Command> = {
       if (format !== 'table' && format !== 'json') throw new UsageError(`invalid --format "${format}": use table or json`);
       const { containerPids, psTable } = await import('../container/resources.js');
       const pids = containerPids(store(g), id);
-      process.stdout.write(format === 'json' ? JSON.stringify(pids) + '\n' : psTable(pids, positional.slice(1)));
+      writeOut(format === 'json' ? JSON.stringify(pids) + '\n' : psTable(pids, positional.slice(1)));
       return 0;
     },
   },
@@ -205,10 +206,10 @@ export const commands: Record<string, Command> = {
       const id = requireId('events', positional);
       const { statsJson, streamEvents, parseDuration } = await import('../container/resources.js');
       if (bool(flags, 'stats')) {
-        process.stdout.write(statsJson(store(g), id) + '\n');
+        writeOut(statsJson(store(g), id) + '\n');
         return 0;
       }
-      await streamEvents(store(g), id, parseDuration(str(flags, 'interval')!), (line) => process.stdout.write(line + '\n'));
+      await streamEvents(store(g), id, parseDuration(str(flags, 'interval')!), (line) => writeOut(line + '\n'));
       return 0;
     },
   },

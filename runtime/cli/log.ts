@@ -1,6 +1,7 @@
 // Logging as runc does it: `--log FILE` (default stderr), `--log-format text|json`, `--debug`.
 // JSON lines are {"level","msg","time"}; containerd's shim reads the last level=error line.
 import { appendFileSync } from 'node:fs';
+import { writeErr } from './output.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 
@@ -33,7 +34,7 @@ export function log(level: LogLevel, msg: string): void {
       // fall through to stderr
     }
   }
-  if (level !== 'error') process.stderr.write(text);
+  if (level !== 'error') writeErr(text);
 }
 
 export const debug = (msg: string) => log('debug', msg);
@@ -42,5 +43,5 @@ export const warn = (msg: string) => log('warning', msg);
 /** A fatal error: one line on stderr for the person, and a log record for the engine. */
 export function reportError(msg: string): void {
   if (options.file) log('error', msg);
-  process.stderr.write(`tsrun: ${msg}\n`);
+  writeErr(`tsrun: ${msg}\n`);
 }

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { parseFlags, UsageError, str, bool, type FlagSpec } from './args.js';
 import { configureLog, reportError, type LogOptions } from './log.js';
 import { commands } from './commands.js';
+import { writeErr, writeOut } from './output.js';
 import { OCI_VERSION } from '../../spec/names.js';
 import { TSRUN_VERSION as VERSION } from '../../spec/features.js';
 
@@ -46,11 +47,11 @@ async function main(argv: string[]): Promise<number> {
   if (format !== 'text' && format !== 'json') throw new UsageError(`invalid --log-format "${format}": use text or json`);
   configureLog({ file: str(flags, 'log'), format, debug: bool(flags, 'debug') });
   if (bool(flags, 'version')) {
-    process.stdout.write(`tsrun version ${VERSION}\nspec: ${OCI_VERSION}\nnode: ${process.version}\n`);
+    writeOut(`tsrun version ${VERSION}\nspec: ${OCI_VERSION}\nnode: ${process.version}\n`);
     return 0;
   }
   if (cmdIndex < 0 || bool(flags, 'help')) {
-    process.stdout.write(usage());
+    writeOut(usage());
     return cmdIndex < 0 && !bool(flags, 'help') ? 2 : 0;
   }
   const systemdCgroup = bool(flags, 'systemd-cgroup');
@@ -90,7 +91,7 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const e = err as Error;
     reportError(e?.message ?? String(err));
-    if (process.env.TSRUN_DEBUG_STACK) process.stderr.write(`${e?.stack}\n`);
+    if (process.env.TSRUN_DEBUG_STACK) writeErr(`${e?.stack}\n`);
     process.exitCode = e instanceof UsageError ? 2 : 1;
   },
 );

@@ -37,11 +37,3 @@ export function cgroupsFor(id: string, spec: Spec, opts: { systemd: boolean; roo
 export function cgroupsOf(rec: ContainerRecord): CgroupManager {
   return loadCgroupManager(rec.cgroupPaths, { rootless: rec.rootless, linuxDevices: rec.config.linux?.devices, warn });
 }
-
-export function isFrozen(rec: ContainerRecord): boolean {
-  try {
-    return cgroupsOf(rec).state() === 'frozen';
-  } catch {
-    return false;
-  }
-}

@@ -5,7 +5,6 @@ import type { StateStore } from './store.js';
 import { deriveStatus } from './status.js';
 import { ContainerError, WrongStateError } from './errors.js';
 import { signalProcess } from './reap.js';
-import { cgroupsOf } from './cgroup-link.js';
 import { UsageError } from '../cli/args.js';
 
 /** KILL, SIGKILL, kill, 9, RTMIN+3 … -> number. */
@@ -25,12 +24,13 @@ export function parseSignal(text: string): number {
   throw new UsageError(`unknown signal "${text}"`);
 }
 
-export function killContainer(sys: Sys, store: StateStore, id: string, sig: number, all: boolean): void {
+export async function killContainer(sys: Sys, store: StateStore, id: string, sig: number, all: boolean): Promise<void> {
   const rec = store.read(id);
   if (!rec) throw new WrongStateError(id, 'kill', 'still being created');
   const status = deriveStatus(store, rec);
   if (status === 'stopped') throw new ContainerError(`cannot kill container "${id}": container not running`);
   if (all) {
+    const { cgroupsOf } = await import('./cgroup-link.js'); // only --all needs the cgroup manager
     cgroupsOf(rec).killAll(sig);
     return;
   }

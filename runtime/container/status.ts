@@ -2,7 +2,9 @@
 import { existsSync } from 'node:fs';
 import type { ContainerRecord, StateStore } from './store.js';
 import { isSameProcess } from '../process/proc.js';
-import { isFrozen } from './cgroup-link.js';
+import { nodeCgroupFs } from '../cgroups/cgroup-fs.js';
+import { freezerState } from '../cgroups/freezer.js';
+import { modeOfPaths } from '../cgroups/layout.js';
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
@@ -13,6 +15,15 @@ export function deriveStatus(store: StateStore, rec: ContainerRecord | undefined
   if (isFrozen(rec)) return 'paused';
   if (!rec.started && existsSync(store.fifoPath(rec.id))) return 'created';
   return 'running';
+}
+
+/** Reads the freezer files directly: `state` and `list` need not load the whole cgroup manager. */
+function isFrozen(rec: ContainerRecord): boolean {
+  try {
+    return freezerState(nodeCgroupFs, modeOfPaths(rec.cgroupPaths), rec.cgroupPaths) === 'frozen';
+  } catch {
+    return false;
+  }
 }
 
 /** The runc-shaped state JSON. */

@@ -6,7 +6,7 @@
 //    through the setuid helpers newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
 // Runs in the tsrun process (not a forked child): node:fs and child_process are fine here.
 import { writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { nodeRequire } from '../node-require.js';
 import type { IDMapping } from '../../spec/types.js';
 import { ContainerError } from '../container/errors.js';
 
@@ -46,6 +46,9 @@ function writeProc(pid: number, file: string, data: string, field: string): void
 
 function runHelper(helper: string, pid: number, maps: IDMapping[], field: string, idFile: string): void {
   const args = [String(pid), ...maps.flatMap((m) => [String(m.containerID), String(m.hostID), String(m.size)])];
+  // Loaded here: node:child_process brings in Node's net and streams, ~20 ms of `create` under the
+  // fork flags (with V8 flags Node compiles its own modules without their code cache).
+  const { spawnSync } = nodeRequire('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(helper, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: {}, timeout: 10_000 });
   if (r.error) {
     const code = (r.error as NodeJS.ErrnoException).code;

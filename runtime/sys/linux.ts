@@ -1,14 +1,12 @@
 // The real Sys: glibc and raw syscalls through koffi. This file is the only one that names koffi.
 // Declarations are made on first use so a command pays only for the calls it makes.
-import { createRequire } from 'node:module';
 import type { NativeMemory, Sys, StatInfo, WaitResult } from './sys.js';
 import { SyscallError } from './errors.js';
 import { SYSCALL_NR } from './constants.js';
+import { nodeRequire as load } from '../node-require.js';
 
 type KoffiFn = (...args: any[]) => any;
 
-// In the CJS bundle `require` exists; under tsx (ESM, tests) it is made from this module's URL.
-const load = typeof require === 'function' ? require : createRequire(import.meta.url);
 let koffi: any;
 let libc: any;
 const fns = new Map<string, KoffiFn>();
