@@ -38,7 +38,11 @@ export async function startContainer(sys: Sys, store: StateStore, id: string): P
   }
 }
 
-/** Read the init's byte from the fifo; notice if the init dies instead of waiting forever. */
+/**
+ * Read the init's byte from the fifo, then wait for the fifo's EOF: the init keeps its end open
+ * until execve (close-on-exec), so the user's process has started (startContainer hooks included)
+ * when this returns. Notices an init that dies instead of waiting forever.
+ */
 function releaseInit(sys: Sys, store: StateStore, rec: ContainerRecord): void {
   let fd: number;
   try {
@@ -49,19 +53,23 @@ function releaseInit(sys: Sys, store: StateStore, rec: ContainerRecord): void {
   }
   try {
     const buf = Buffer.alloc(1);
+    let released = false;
     for (;;) {
       const [revents] = sys.poll([{ fd, events: POLLIN }], 100);
-      if (revents & POLLIN) {
+      if (revents & (POLLIN | POLLHUP)) {
+        let n = -1;
         try {
-          if (sys.read(fd, buf) === 1) return;
+          n = sys.read(fd, buf);
         } catch (e) {
           if ((e as { code?: string }).code !== 'EAGAIN') throw e;
         }
+        if (n === 1) released = true;
+        if (n === 0 && released) return; // execve done (or the init died after starting: its stderr says why)
+        if (n === 0) throw new ContainerError(`cannot start container "${rec.id}": its init closed the exec fifo without starting`);
       }
-      if (!isSameProcess(rec.pid, rec.pidStartTime)) {
+      if (!released && !isSameProcess(rec.pid, rec.pidStartTime)) {
         throw new ContainerError(`cannot start container "${rec.id}": its init exited`);
       }
-      if (revents & POLLHUP) throw new ContainerError(`cannot start container "${rec.id}": its init closed the exec fifo without starting`);
     }
   } finally {
     sys.close(fd);

@@ -129,9 +129,12 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
 
       sync.send({ t: 'ready' });
       stage = 'start';
-      const fifo = sys.open(`/proc/self/fd/${plan.fifoFd}`, O.WRONLY | O.CLOEXEC);
+      // The write end stays open, close-on-exec and above the fds the process keeps: `start` reads
+      // EOF when execve succeeds (or the init dies), and only then runs the poststart hooks.
+      const opened = sys.open(`/proc/self/fd/${plan.fifoFd}`, O.WRONLY | O.CLOEXEC);
+      const fifo = sys.fcntl(opened, F.DUPFD_CLOEXEC, 3 + proc.preserveFds);
+      sys.close(opened);
       sys.write(fifo, '0');
-      sys.close(fifo);
       sys.close(plan.fifoFd);
 
       stage = 'startContainer hooks';

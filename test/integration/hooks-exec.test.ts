@@ -31,11 +31,12 @@ function entries(log: string) {
 t('all six hooks run in order, in the right namespaces, with the state on stdin', () => {
   const log = join(sb.dir, 'hooks.log');
   const id = sb.id();
-  const hook = (name: string) => [{ path: recorder(name, log), args: [name], env: ['HOOK=1'], timeout: 10 }];
+  const hook = (name: string, extra = '') => [{ path: recorder(name, log, extra), args: [name], env: ['HOOK=1'], timeout: 10 }];
   const bundle = sb.bundle(['sh', '-c', 'readlink /proc/self/ns/uts; readlink /proc/self/ns/mnt'], (s: Spec) => {
     s.hooks = {
       prestart: hook('prestart'), createRuntime: hook('createRuntime'), createContainer: hook('createContainer'),
-      startContainer: hook('startContainer'), poststart: hook('poststart'), poststop: hook('poststop'),
+      // slow on purpose: poststart must still come after it (`start` waits for the process's execve)
+      startContainer: hook('startContainer', 'sleep 0.3'), poststart: hook('poststart'), poststop: hook('poststop'),
     };
     s.annotations = { 'test.tsrun/key': 'value' };
     // startContainer's path resolves in the container: give it the hook scripts and the log.
