@@ -8,7 +8,7 @@ import { linuxSys } from '../sys/linux.js';
 import { nodeCgroupFs, type CgroupFs } from './cgroup-fs.js';
 import { CgroupError, errnoCode, fileError } from './errors.js';
 import { detectLayout, modeOfPaths, type CgroupLayout, type LayoutMode } from './layout.js';
-import { innerCgroupPath, resolvePaths } from './paths.js';
+import { DEFAULT_PARENT, innerCgroupPath, resolvePaths } from './paths.js';
 import { effectiveDeviceRules } from './devices.js';
 import { bpfDeviceFilterLoader, type DeviceFilterLoader } from './device-filter.js';
 import { setV1 } from './v1.js';
@@ -145,16 +145,18 @@ class Manager implements CgroupManager {
   }
 
   private mkdirAll(dir: string): string[] {
-    const missing: string[] = [];
-    for (let d = dir; d !== '/' && !this.fs.exists(d); d = posix.dirname(d)) missing.unshift(d);
-    for (const d of missing) {
+    for (let attempt = 0; ; attempt++) {
+      const missing: string[] = [];
+      for (let d = dir; d !== '/' && !this.fs.exists(d); d = posix.dirname(d)) missing.unshift(d);
       try {
-        this.fs.mkdir(d);
+        for (const d of missing) this.fs.mkdir(d);
+        return missing;
       } catch (e) {
-        throw fileError('mkdir', d, e);
+        // ENOENT: the default parent was removed by the delete of its last container meanwhile.
+        if (errnoCode(e) === 'ENOENT' && attempt < 3) continue;
+        throw fileError('mkdir', missing.find((d) => !this.fs.exists(d)) ?? dir, e);
       }
     }
-    return missing;
   }
 
   /** v1 cpuset: a new cpuset cgroup starts with empty cpus/mems and takes no tasks until they are set. */
@@ -399,12 +401,30 @@ class Manager implements CgroupManager {
     for (const [key, dir] of Object.entries(this.dirs)) {
       try {
         this.removeTree(dir);
+        this.removeDefaultParent(dir);
       } catch (e) {
         failed.push(key || 'unified');
         first ??= e instanceof CgroupError ? e : fileError('rmdir', dir, e);
       }
     }
     if (first) throw new CgroupError(`${first.message}${failed.length > 1 ? ` (also failed: ${failed.slice(1).join(', ')})` : ''}`, { code: first.code, path: first.path });
+  }
+
+  /** The default parent (/tsrun at a hierarchy's root) goes with its last container. */
+  private removeDefaultParent(dir: string): void {
+    const parent = posix.dirname(dir);
+    if (`/${posix.basename(parent)}` !== DEFAULT_PARENT || !this.isHierarchyRoot(posix.dirname(parent))) return;
+    try {
+      this.fs.rmdir(parent);
+    } catch {
+      // EBUSY: other containers are still in it; ENOENT: another delete was first
+    }
+  }
+
+  /** v1 roots alone have cgroup.sane_behavior; v2 roots alone lack cgroup.type. */
+  private isHierarchyRoot(dir: string): boolean {
+    if (this.fs.exists(posix.join(dir, 'cgroup.sane_behavior'))) return true;
+    return this.fs.exists(posix.join(dir, 'cgroup.controllers')) && !this.fs.exists(posix.join(dir, 'cgroup.type'));
   }
 
   private removeTree(dir: string): void {

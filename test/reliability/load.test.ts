@@ -9,7 +9,7 @@
 //   - a container cannot be created into a cgroup that already has processes (runc: "not empty")
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox } from '../support/containers.js';
 import { describe, isClean, leftovers, openFds, settledLeftovers, sleep, tsrunAsync } from './leaks.js';
@@ -37,6 +37,8 @@ async function waitGone(pid: number, ms = 5000): Promise<boolean> {
 t(`${CYCLES} create/start/kill/delete cycles across ${WORKERS} workers: no failure, no wrong state, no leak`, async () => {
   const before = leftovers(sb);
   assert.ok(isClean(before), describe(before));
+  const defaultParent = '/sys/fs/cgroup/pids/tsrun';
+  const parentBefore = existsSync(defaultParent);
   // No cgroupsPath: each container gets its own /tsrun/<id> (containers must not share a cgroup).
   const bundle = sb.bundle(['sleep', '100'], (s) => {
     delete s.linux!.cgroupsPath;
@@ -63,7 +65,7 @@ t(`${CYCLES} create/start/kill/delete cycles across ${WORKERS} workers: no failu
       }
       r = await tsrunAsync(sb, ['start', id]);
       expect(r.code === 0, `#${n} start: ${r.stderr}`);
-      // `start` returns once the init read the fifo; give execve a moment before looking at the process.
+      // `start` returns once execve closed the fifo; the new image's argv may take a moment to appear.
       let cmdline = '';
       for (let i = 0; i < 100 && !cmdline.startsWith('sleep'); i++) {
         try {
@@ -97,6 +99,7 @@ t(`${CYCLES} create/start/kill/delete cycles across ${WORKERS} workers: no failu
   assert.is(done, CYCLES);
   const after = await settledLeftovers(sb);
   assert.ok(isClean(after), `after ${CYCLES} cycles: ${describe(after)}`);
+  if (!parentBefore) assert.not.ok(existsSync(defaultParent), 'the default parent /tsrun went with the last container');
 });
 
 t('tsrun\'s own fd table does not grow over in-process cycles and failing creates', async () => {

@@ -163,6 +163,31 @@ test('rootless without a cgroupsPath: hierarchies we may not create are dropped,
   assert.throws(() => strict.create(), /cgroup: mkdir \/cg\/cpu\/mine: EACCES/);
 });
 
+test('the default parent /tsrun goes with its last container, at a hierarchy root only', () => {
+  const { fs, layout } = hybridFs();
+  for (const c of V1_CTRLS) fs.populate(`/cg/${c}`, { 'cgroup.sane_behavior': '0\n' });
+  fs.populate('/cg/unified', { 'cgroup.controllers': '' });
+  const a = createCgroupManager({ id: 'a', layout, fs });
+  const b = createCgroupManager({ id: 'b', layout, fs });
+  a.create();
+  b.create();
+  a.destroy();
+  assert.ok(fs.exists('/cg/memory/tsrun'), 'kept while b is in it');
+  b.destroy();
+  assert.not.ok(fs.exists('/cg/memory/tsrun'), 'removed with the last container');
+  assert.not.ok(fs.exists('/cg/unified/tsrun'));
+  // an explicit path below a "tsrun" that is not at a root keeps its parents
+  const nested = createCgroupManager({ id: 'n', layout, fs, cgroupsPath: '/mine/tsrun/n' });
+  nested.create();
+  nested.destroy();
+  assert.ok(fs.exists('/cg/memory/mine/tsrun'));
+  // a create racing the removal re-makes the parent
+  const c = createCgroupManager({ id: 'c', layout, fs });
+  fs.failures.push({ op: 'mkdir', path: '/cg/memory/tsrun/c', code: 'ENOENT', times: 1 });
+  c.create();
+  assert.ok(fs.exists('/cg/memory/tsrun/c'));
+});
+
 test('set on hybrid writes v1 files; oomKillCount reads memory.oom_control', () => {
   const { fs, layout } = hybridFs();
   const m = createCgroupManager({ id: 'c1', layout, fs });
