@@ -1,8 +1,7 @@
 // The state store: <root>/<id>/{state.json, lock, exec.fifo}. state.json is written atomically
-// (temp file, rename: no reader sees half a file); commands on one id serialize on an flock of
-// <root>/<id>/lock. No fsync (as runc): the state, like the containers it describes, does not
-// outlive a reboot (--root is /run/tsrun), and a torn file after a crash is salvaged.
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync, statSync } from 'node:fs';
+// (temp file, fsync, rename; DESIGN.md §3); commands on one id serialize on an flock of
+// <root>/<id>/lock.
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sys } from '../sys/sys.js';
 import { LOCK, O } from '../sys/constants.js';
@@ -189,6 +188,7 @@ export class StateStore {
     const fd = openSync(tmp, 'w', 0o600);
     try {
       writeSync(fd, JSON.stringify(record));
+      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
