@@ -22,6 +22,8 @@ export const SEALED_NODE_DIR = '/var/lib/tsrun/exe';
 const FS_IOC_GETFLAGS = 0x80086601;
 const FS_IOC_SETFLAGS = 0x40086602;
 const FS_IMMUTABLE_FL = 0x10;
+/** What FS_IOC_[GS]ETFLAGS fail with on a filesystem that has no inode flags. */
+const NO_FLAGS = new Set(['ENOTTY', 'EOPNOTSUPP', 'EINVAL']);
 
 /** The launcher's `stat -L -c '%d-%i-%s-%Y'`: a new key whenever the Node binary is replaced. */
 export function sealKey(nodeBinary: string): string {
@@ -81,7 +83,7 @@ function sealLocked(sys: Sys, nodeBinary: string, dir: string, key: string): Sea
   } catch (e) {
     removeSealed(sys, tmp);
     const code = (e as SyscallError).code;
-    if (code === 'ENOTTY' || code === 'EOPNOTSUPP' || code === 'EINVAL') {
+    if (NO_FLAGS.has(code)) {
       writeFileSync(`${dest}.unsupported`, `${code}\n`);
       throw new SealError(`seal-node: ${dir} is on a filesystem without the immutable attribute (${code}); containers run on the unsealed Node, see README "Security"`, code);
     }
@@ -110,7 +112,12 @@ function removeSealed(sys: Sys, path: string): void {
   if (statSync(path).isDirectory()) {
     for (const name of readdirSync(path)) removeSealed(sys, join(path, name));
   } else {
-    setImmutable(sys, path, false);
+    try {
+      setImmutable(sys, path, false);
+    } catch (e) {
+      // a filesystem without inode flags has nothing to clear
+      if (!NO_FLAGS.has((e as SyscallError).code)) throw e;
+    }
   }
   rmSync(path, { recursive: true, force: true });
 }

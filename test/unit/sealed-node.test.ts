@@ -81,4 +81,21 @@ test('seal: concurrent first runs make one copy; the others wait and use it', as
   }
 });
 
+test('seal: a filesystem without the immutable flag is reported once, with a marker for the launcher', () => {
+  const { dir, binary } = scratch();
+  try {
+    // ramfs has no inode flags; mounted in a private mount namespace that ends with the command.
+    const sealed = join(dir, 'ramfs');
+    const script = `import { linuxSys } from '${process.cwd()}/runtime/sys/linux.ts'; import { sealNode, sealKey } from '${process.cwd()}/runtime/process/sealed-node.ts'; import { readdirSync } from 'node:fs';
+try { sealNode(linuxSys, '${binary}', '${sealed}/exe'); console.log('sealed'); } catch (e) { console.log(e.name, e.code, readdirSync('${sealed}/exe').sort().join(','), sealKey('${binary}')); }`;
+    const out = execFileSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mkdir -p ${sealed} && mount -t ramfs none ${sealed} && exec "$0" --import tsx --input-type=module -e "$1"`, process.execPath, script], { encoding: 'utf8' }).trim();
+    const [name, code, entries, key] = out.split(' ');
+    assert.is(name, 'SealError', out);
+    assert.is(code, 'ENOTTY');
+    assert.is(entries, `.lock,${key}.unsupported`, 'no copy left, only the marker');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();
