@@ -18,10 +18,10 @@ export const SUPPORT = {
   apparmor: false,
   selinux: false,
   intelRdt: false,
-  /** idmap/ridmap mount options (runtime/rootfs refuses them for now). */
-  idmapMounts: false,
+  /** idmap/ridmap bind mounts (runtime/rootfs/idmapped-trees.ts; root only). */
+  idmapMounts: true,
   /** Recognized mount options the rootfs code refuses ("not supported by tsrun"). */
-  refusedMountOptions: ['idmap', 'ridmap', 'tmpcopyup'],
+  refusedMountOptions: ['tmpcopyup'],
   netDevices: false,
   memoryPolicy: false,
 } as const;

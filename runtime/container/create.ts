@@ -16,6 +16,7 @@ import { launchInit } from '../process/launch.js';
 import { writeIdMaps } from '../process/idmap.js';
 import { processStartTime } from '../process/proc.js';
 import { planRootfs } from '../rootfs/index.js';
+import { prepareIdmappedMounts } from '../rootfs/idmapped-trees.js';
 import { prepareRootfs, releaseRootfs } from '../../bundles/rootfs.js';
 import { cgroupsFor, type ContainerCgroups } from './cgroup-link.js';
 import { compileSeccompFor, forwardSeccompListener } from './seccomp-link.js';
@@ -114,7 +115,9 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       overlay,
       cgroupPaths: record.cgroupPaths,
       consoleSlave: terminal,
+      idMappings: { uid: spec.linux?.uidMappings, gid: spec.linux?.gidMappings },
     });
+    fds.push(...prepareIdmappedMounts(sys, rootfsPlan));
     const plan = buildInitPlan(
       { spec: withListenFds(spec, listenFds), rootfs: rootfsPlan, syncFd, parentSyncFd, fifoFd, preserveFds: listenFds + opts.preserveFds, rootless, seccomp: compileSeccompFor(spec), console: terminalSocket },
       joins,

@@ -4,7 +4,7 @@
 // mount, device or link), not /proc/self/fd/N.
 import type { Sys } from '../sys/sys.js';
 import { SyscallError, isErrno } from '../sys/errors.js';
-import { AT, ERRNO, MNT, MS, O, S, ST } from '../sys/constants.js';
+import { AT, ERRNO, MNT, MOVE_MOUNT, MS, O, S, ST } from '../sys/constants.js';
 import { MountpointError } from './errors.js';
 import type { PlannedDevice, PlannedMount, RootfsPlan, RootfsStep } from './plan.js';
 import { describeMountFlags } from './options.js';
@@ -148,7 +148,8 @@ function mountOne(ctx: RootCtx, m: PlannedMount): void {
       data = data ? `${mode},${data}` : mode;
     }
     try {
-      sys.mount(m.source, procFd(fd), m.fstype, m.flags, data);
+      if (m.idmap?.treeFd !== undefined) attachTree(sys, m.idmap.treeFd, fd);
+      else sys.mount(m.source, procFd(fd), m.fstype, m.flags, data);
     } catch (e) {
       if (m.fallback && e instanceof SyscallError && m.fallbackOn?.includes(e.code)) {
         sys.close(fd);
@@ -164,9 +165,18 @@ function mountOne(ctx: RootCtx, m: PlannedMount): void {
     fd = openResolved(ctx, r.path, 0, noSymlinks);
     if (m.remountFlags) bindRemount(sys, m, procFd(fd));
     for (const p of m.propagation) sys.mount(null, procFd(fd), null, p, null);
-    if (m.recursiveAttr) sys.mountSetattrRecursive(procFd(fd), m.recursiveAttr.set, m.recursiveAttr.clear);
+    if (m.recursiveAttr) sys.mountSetattr(AT.FDCWD, procFd(fd), AT.RECURSIVE, m.recursiveAttr);
   } finally {
     if (fd >= 0) sys.close(fd);
+  }
+}
+
+/** An idmapped bind: the detached tree tsrun cloned and idmapped before the fork goes in place. */
+function attachTree(sys: Sys, treeFd: number, targetFd: number): void {
+  try {
+    sys.moveMount(treeFd, '', targetFd, '', MOVE_MOUNT.F_EMPTY_PATH | MOVE_MOUNT.T_EMPTY_PATH);
+  } finally {
+    sys.close(treeFd);
   }
 }
 

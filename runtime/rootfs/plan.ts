@@ -2,7 +2,7 @@
 // in the tsrun process, so the forked init (applyRootfs) only walks the list making system calls.
 import { existsSync, realpathSync, statSync, statfsSync } from 'node:fs';
 import { posix } from 'node:path';
-import type { Spec, Mount, Device } from '../../spec/types.js';
+import type { Spec, Mount, Device, IDMapping } from '../../spec/types.js';
 import { MS, S } from '../sys/constants.js';
 import { RootfsConfigError } from './errors.js';
 import { parseMountOptions, PROPAGATION_FLAGS } from './options.js';
@@ -31,6 +31,8 @@ export interface RootfsOptions {
   hostProcSysMounts?: string[];
   /** Whether the host has /proc/kcore (for the /dev/core link); checked when absent. */
   hostHasKcore?: boolean;
+  /** linux.uidMappings/gidMappings: what an "idmap" mount without its own mappings uses. */
+  idMappings?: { uid?: IDMapping[]; gid?: IDMapping[] };
 }
 
 export type MountKind = 'bind' | 'proc' | 'sysfs' | 'tmpfs' | 'other';
@@ -58,6 +60,8 @@ export interface PlannedMount {
   clearedFlags: number;
   /** tmpfs over an existing directory keeps that directory's mode (mode= is prepended to data). */
   copyMode: boolean;
+  /** "idmap"/"ridmap" bind: the source is cloned and idmapped by tsrun (prepareIdmappedMounts) before the fork. */
+  idmap?: IdmapPlan;
   /** Recursive r* options: mount_setattr(2) MOUNT_ATTR_* bits set and cleared on the whole tree. */
   recursiveAttr?: { set: number; clear: number };
   /** The source is the root of a procfs (the only bind allowed over /proc). */
@@ -65,6 +69,15 @@ export interface PlannedMount {
   /** Mount this instead when the first mount(2) fails with one of `fallbackOn` (errno names). */
   fallback?: PlannedMount;
   fallbackOn?: string[];
+}
+
+export interface IdmapPlan {
+  /** "ridmap": every mount of the tree, not only its top. */
+  recursive: boolean;
+  uidMappings: IDMapping[];
+  gidMappings: IDMapping[];
+  /** The detached, idmapped tree (open_tree fd), moved into place by the init. */
+  treeFd?: number;
 }
 
 export interface PlannedSymlink {
@@ -248,12 +261,12 @@ function planMount(m: Mount, i: number, opts: RootfsOptions, warnings: string[])
   const o = parseMountOptions(m.options);
   if (o.suspectPropagation.length) throw new RootfsConfigError(`${where}.options`, `unknown propagation ${JSON.stringify(o.suspectPropagation[0])}`);
   if (o.tmpcopyup) throw new RootfsConfigError(`${where}.options`, '"tmpcopyup" is not supported by tsrun');
-  if (o.idmap || m.uidMappings || m.gidMappings) {
-    throw new RootfsConfigError(`${where}.options`, 'idmapped mounts ("idmap", "ridmap", uidMappings/gidMappings) are not supported by tsrun yet');
-  }
   for (const x of o.ignored) warnings.push(`${where}.options: ${JSON.stringify(x)} ignored (userspace-only mount(8) option)`);
 
   const isBind = (o.flags & MS.BIND) !== 0;
+  if ((o.idmap || m.uidMappings || m.gidMappings) && !isBind) {
+    throw new RootfsConfigError(`${where}.options`, 'idmapped mounts ("idmap", "ridmap", uidMappings/gidMappings) need a bind mount ("bind" or "rbind")');
+  }
   const type = m.type ?? '';
   const base: PlannedMount = {
     op: 'mount', where, destination, rel: relativeToRoot(destination),
@@ -273,6 +286,7 @@ function planMount(m: Mount, i: number, opts: RootfsOptions, warnings: string[])
       throw new RootfsConfigError(`${where}.source`, `${JSON.stringify(source)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const planned = planBind({ ...base, source, fstype: 'bind' }, !st.isDirectory());
+    if (o.idmap || m.uidMappings || m.gidMappings) planned.idmap = planIdmap(m, where, o.idmap === 'ridmap', opts);
     if (planned.rel === 'proc' || planned.rel === '') {
       try { planned.srcIsProcfs = statfsSync(source).type === PROC_SUPER_MAGIC; } catch { /* not procfs */ }
     }
@@ -305,6 +319,15 @@ function planMount(m: Mount, i: number, opts: RootfsOptions, warnings: string[])
       return [planned];
     }
   }
+}
+
+function planIdmap(m: Mount, where: string, recursive: boolean, opts: RootfsOptions): IdmapPlan {
+  const uidMappings = m.uidMappings ?? opts.idMappings?.uid ?? [];
+  const gidMappings = m.gidMappings ?? opts.idMappings?.gid ?? [];
+  if (!uidMappings.length || !gidMappings.length) {
+    throw new RootfsConfigError(`${where}.options`, 'an idmapped mount needs uidMappings and gidMappings, on the mount or in linux');
+  }
+  return { recursive, uidMappings, gidMappings };
 }
 
 function planBind(m: PlannedMount, dstIsFile: boolean): PlannedMount {

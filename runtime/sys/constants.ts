@@ -65,7 +65,10 @@ export const O = {
   PATH: 0o10000000,
 } as const;
 
-export const AT = { FDCWD: -100, SYMLINK_NOFOLLOW: 0x100, REMOVEDIR: 0x200, EMPTY_PATH: 0x1000 } as const;
+export const AT = { FDCWD: -100, SYMLINK_NOFOLLOW: 0x100, REMOVEDIR: 0x200, EMPTY_PATH: 0x1000, RECURSIVE: 0x8000 } as const;
+/** open_tree(2) and move_mount(2) flags. */
+export const OPEN_TREE = { CLONE: 1, CLOEXEC: 0o2000000 } as const;
+export const MOVE_MOUNT = { F_EMPTY_PATH: 0x4, T_EMPTY_PATH: 0x40 } as const;
 export const RESOLVE = { NO_XDEV: 1, NO_MAGICLINKS: 2, NO_SYMLINKS: 4, BENEATH: 8, IN_ROOT: 16 } as const;
 
 export const S = {
@@ -112,12 +115,12 @@ export const SYSCALL_NR: Record<string, Record<string, number>> = {
   x64: {
     pivot_root: 155, seccomp: 317, pidfd_open: 434, pidfd_send_signal: 424, close_range: 436,
     openat2: 437, bpf: 321, ioprio_set: 251, sched_setattr: 314, setns: 308, capset: 126,
-    capget: 125, clone3: 435, mount_setattr: 442,
+    capget: 125, clone3: 435, mount_setattr: 442, open_tree: 428, move_mount: 429,
   },
   arm64: {
     pivot_root: 41, seccomp: 277, pidfd_open: 434, pidfd_send_signal: 424, close_range: 436,
     openat2: 437, bpf: 280, ioprio_set: 30, sched_setattr: 274, setns: 268, capset: 91,
-    capget: 90, clone3: 435, mount_setattr: 442,
+    capget: 90, clone3: 435, mount_setattr: 442, open_tree: 428, move_mount: 429,
   },
 };
 

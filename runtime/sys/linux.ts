@@ -93,7 +93,6 @@ const STATX_BASIC = 0x7ff;
 const AT_EMPTY_PATH = 0x1000;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 const AT_FDCWD = -100;
-const AT_RECURSIVE = 0x8000;
 const SCM_RIGHTS = 1;
 const SOL_SOCKET = 1;
 const MADVISE = 'int madvise(uintptr_t, size_t, int)';
@@ -254,12 +253,19 @@ export class LinuxSys implements Sys {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
     check(fn('int mount(const char *, const char *, const char *, unsigned long, const char *)')(source, target, fstype, flags, data), 'mount', target);
   }
-  mountSetattrRecursive(path: string, set: number, clear: number): void {
+  mountSetattr(dirfd: number, path: string, flags: number, attr: { set: number; clear: number; usernsFd?: number }): void {
     // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd }
-    const attr = Buffer.alloc(32);
-    attr.writeBigUInt64LE(BigInt(set), 0);
-    attr.writeBigUInt64LE(BigInt(clear), 8);
-    check(sys('mount_setattr', 'int, const char *, uint, _In_ void *, size_t', AT_FDCWD, path, AT_RECURSIVE, attr, attr.length), 'mount_setattr', path);
+    const buf = Buffer.alloc(32);
+    buf.writeBigUInt64LE(BigInt(attr.set), 0);
+    buf.writeBigUInt64LE(BigInt(attr.clear), 8);
+    buf.writeBigUInt64LE(BigInt(attr.usernsFd ?? 0), 24);
+    check(sys('mount_setattr', 'int, const char *, uint, _In_ void *, size_t', dirfd, path, flags, buf, buf.length), 'mount_setattr', path || undefined);
+  }
+  openTree(dirfd: number, path: string, flags: number): number {
+    return check(sys('open_tree', 'int, const char *, uint', dirfd, path, flags), 'open_tree', path);
+  }
+  moveMount(fromDirfd: number, fromPath: string, toDirfd: number, toPath: string, flags: number): void {
+    check(sys('move_mount', 'int, const char *, int, const char *, uint', fromDirfd, fromPath, toDirfd, toPath, flags), 'move_mount', toPath);
   }
   umount2(target: string, flags: number): void { check(fn('int umount2(const char *, int)')(target, flags), 'umount2', target); }
   pivotRoot(newRoot: string, putOld: string): void {

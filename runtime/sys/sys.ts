@@ -77,8 +77,12 @@ export interface Sys {
 
   // --- mounts and the filesystem
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
-  /** mount_setattr(2) on the mount at `path`, with AT_RECURSIVE: MOUNT_ATTR_* bits to set and clear. */
-  mountSetattrRecursive(path: string, set: number, clear: number): void;
+  /** mount_setattr(2): MOUNT_ATTR_* bits to set and clear; `usernsFd` with MOUNT_ATTR_IDMAP. */
+  mountSetattr(dirfd: number, path: string, flags: number, attr: { set: number; clear: number; usernsFd?: number }): void;
+  /** open_tree(2): with OPEN_TREE_CLONE, a detached copy of the mount (tree) at `path`. */
+  openTree(dirfd: number, path: string, flags: number): number;
+  /** move_mount(2): attach a mount (e.g. a detached tree fd with MOVE_MOUNT_F_EMPTY_PATH) at `toPath`. */
+  moveMount(fromDirfd: number, fromPath: string, toDirfd: number, toPath: string, flags: number): void;
   umount2(target: string, flags: number): void;
   pivotRoot(newRoot: string, putOld: string): void;
   chroot(path: string): void;

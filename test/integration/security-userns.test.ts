@@ -2,7 +2,7 @@
 // stage 1 waits; files the container creates show the mapped owners on the host. Same as runc.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox } from '../support/containers.js';
 import type { Spec } from '../../spec/types.js';
@@ -80,6 +80,37 @@ t('exec joins the user namespace: same maps and ids as the init', () => {
   assert.match(r.stdout, /1000\s+200000\s+1000/);
   assert.match(r.stdout, /^1001$/m);
   assert.is(statSync(join(data, 'by-exec')).uid, 200001);
+});
+
+t('idmapped binds: files keep their owners through the container\'s mappings ("idmap") or the mount\'s ("ridmap")', () => {
+  const vol = join(sb.dir, 'vol');
+  mkdirSync(vol, { recursive: true });
+  chmodSync(sb.dir, 0o755); // the plain bind is made by the container's root, an unmapped host user
+  writeFileSync(join(vol, 'rootfile'), '');
+  writeFileSync(join(vol, 'userfile'), '');
+  chownSync(join(vol, 'userfile'), 1000, 1000);
+  const ct = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  const own = [{ containerID: 0, hostID: 101000, size: 1 }];
+  // Mount points that exist in the shared rootfs: the container's root may not create any there.
+  const script = 'stat -c "%n %u:%g" /run/rootfile /var/rootfile /var/userfile /root/rootfile; touch /var/new && stat -c "%n %u" /var/new';
+  const bundle = sb.bundle(['sh', '-c', script], (s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = ct;
+    s.linux!.gidMappings = ct;
+    s.mounts!.push({ destination: '/run', type: 'bind', source: vol, options: ['bind'] });
+    s.mounts!.push({ destination: '/var', type: 'bind', source: vol, options: ['bind', 'idmap'] });
+    s.mounts!.push({ destination: '/root', type: 'bind', source: vol, options: ['rbind', 'ridmap'], uidMappings: own, gidMappings: own });
+  });
+  const r = sb.tsrun(['run', '--bundle', bundle, sb.id()]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, [
+    '/run/rootfile 65534:65534', // plain bind: host root is unmapped in the container
+    '/var/rootfile 0:0', // idmap with the container's mappings: owners as on the host
+    '/var/userfile 1000:1000',
+    '/root/rootfile 1000:1000', // the mount's own mapping: disk 0 -> host 101000 -> container 1000
+    '/var/new 0', '',
+  ].join('\n'));
+  assert.is(statSync(join(vol, 'new')).uid, 0, 'what container root creates is owned by root on disk');
 });
 
 t.run();

@@ -270,7 +270,8 @@ t('bad input names its JSON path', () => {
   throwsConfig(p([{ destination: '/x', source: 'missing', options: ['bind'] }]), 'mounts[0].source', /ENOENT/);
   throwsConfig(p([{ destination: '/x', options: ['bind'] }]), 'mounts[0].source', /required/);
   throwsConfig(p([{ destination: '/x', type: 'tmpfs', options: ['tmpcopyup'] }]), 'mounts[0].options', /tmpcopyup/);
-  throwsConfig(p([{ destination: '/x', source: 'adir', options: ['bind', 'idmap'] }]), 'mounts[0].options', /idmap/);
+  throwsConfig(p([{ destination: '/x', source: 'adir', options: ['bind', 'idmap'] }]), 'mounts[0].options', /needs uidMappings and gidMappings/);
+  throwsConfig(p([{ destination: '/x', type: 'tmpfs', options: ['idmap'] }]), 'mounts[0].options', /need a bind mount/);
   throwsConfig(p([{ destination: '/proc/sys', type: 'tmpfs' }]), 'mounts[0].destination', /inside \/proc/);
   throwsConfig(p([{ destination: '/proc', type: 'tmpfs' }]), 'mounts[0].destination', /only a procfs/);
   throwsConfig(p([{ destination: '/x\0', type: 'tmpfs' }]), 'mounts[0].destination', /NUL/);
@@ -290,6 +291,19 @@ t('X-mount options are dropped with a warning', () => {
   const plan = planRootfs(withMounts([{ destination: '/x', type: 'tmpfs', source: 'tmpfs', options: ['X-mount.mkdir', 'size=1m'] }]), opts());
   assert.is(mounts(plan)[0].data, 'size=1m');
   assert.match(plan.warnings[0], /mounts\[0\]\.options: "X-mount.mkdir" ignored/);
+});
+
+t("idmapped binds: the mount's own mappings, else the container's; ridmap is recursive", () => {
+  const ct = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  const own = [{ containerID: 0, hostID: 101000, size: 1 }];
+  const plan = planRootfs(withMounts([
+    { destination: '/a', source: 'adir', options: ['bind', 'idmap'] },
+    { destination: '/b', source: 'adir', options: ['rbind', 'ridmap'], uidMappings: own, gidMappings: own },
+  ]), opts({ idMappings: { uid: ct, gid: ct } }));
+  const [a, b] = mounts(plan).filter((m) => m.idmap);
+  assert.equal(a.idmap, { recursive: false, uidMappings: ct, gidMappings: ct });
+  assert.equal(b.idmap, { recursive: true, uidMappings: own, gidMappings: own });
+  assert.is(b.flags & MS.REC, MS.REC, 'rbind clones the whole tree');
 });
 
 t.run();
