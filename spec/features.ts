@@ -20,8 +20,6 @@ export const SUPPORT = {
   intelRdt: false,
   /** idmap/ridmap bind mounts (runtime/rootfs/idmapped-trees.ts; root only). */
   idmapMounts: true,
-  /** Recognized mount options the rootfs code refuses ("not supported by tsrun"). */
-  refusedMountOptions: ['tmpcopyup'],
   netDevices: false,
   memoryPolicy: false,
 } as const;
@@ -31,7 +29,7 @@ export function features(): Features {
     ociVersionMin: OCI_VERSION_MIN,
     ociVersionMax: OCI_VERSION,
     hooks: [...HOOK_NAMES],
-    mountOptions: MOUNT_OPTIONS.filter((o) => !(SUPPORT.refusedMountOptions as readonly string[]).includes(o)),
+    mountOptions: [...MOUNT_OPTIONS],
     linux: {
       namespaces: [...NAMESPACE_TYPES],
       capabilities: [...CAPABILITIES],

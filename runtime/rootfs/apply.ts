@@ -8,6 +8,7 @@ import { AT, ERRNO, MNT, MOVE_MOUNT, MS, O, S, ST } from '../sys/constants.js';
 import { MountpointError } from './errors.js';
 import type { PlannedDevice, PlannedMount, RootfsPlan, RootfsStep } from './plan.js';
 import { describeMountFlags } from './options.js';
+import { copyTree } from './copy-up.js';
 import { basenameOf, dirnameOf, procMountProblem } from './paths.js';
 import { createInRoot, openDirInRoot, openResolved, procFd, type RootCtx } from './resolve.js';
 
@@ -141,12 +142,15 @@ function mountOne(ctx: RootCtx, m: PlannedMount): void {
   if (problem) throw new MountpointError('mount', ERRNO.EPERM, m.destination, problem);
 
   let fd = openResolved(ctx, r.path, 0, noSymlinks);
+  // tmpcopyup: the covered directory, still reachable through this fd once the tmpfs is on top
+  let covered = -1;
   try {
     let data = m.data;
     if (m.copyMode && !r.created) {
       const mode = `mode=${(sys.fstat(fd).mode & 0o7777).toString(8).padStart(4, '0')}`;
       data = data ? `${mode},${data}` : mode;
     }
+    if (m.copyUp && !r.created) covered = sys.open(procFd(fd), O.RDONLY | O.DIRECTORY | O.CLOEXEC);
     try {
       if (m.idmap?.treeFd !== undefined) attachTree(sys, m.idmap.treeFd, fd);
       else sys.mount(m.source, procFd(fd), m.fstype, m.flags, data);
@@ -163,11 +167,25 @@ function mountOne(ctx: RootCtx, m: PlannedMount): void {
     sys.close(fd);
     fd = -1;
     fd = openResolved(ctx, r.path, 0, noSymlinks);
+    if (covered >= 0) copyUp(sys, covered, fd);
     if (m.remountFlags) bindRemount(sys, m, procFd(fd));
     for (const p of m.propagation) sys.mount(null, procFd(fd), null, p, null);
     if (m.recursiveAttr) sys.mountSetattr(AT.FDCWD, procFd(fd), AT.RECURSIVE, m.recursiveAttr);
   } finally {
     if (fd >= 0) sys.close(fd);
+    if (covered >= 0) sys.close(covered);
+  }
+}
+
+/** Copies the covered directory into the new tmpfs, whose root takes the directory's owner. */
+function copyUp(sys: Sys, covered: number, mountFd: number): void {
+  const root = sys.open(procFd(mountFd), O.RDONLY | O.DIRECTORY | O.CLOEXEC);
+  try {
+    const st = sys.fstat(covered);
+    copyTree(sys, covered, root);
+    sys.fchown(root, st.uid, st.gid);
+  } finally {
+    sys.close(root);
   }
 }
 

@@ -60,6 +60,8 @@ export interface PlannedMount {
   clearedFlags: number;
   /** tmpfs over an existing directory keeps that directory's mode (mode= is prepended to data). */
   copyMode: boolean;
+  /** "tmpcopyup": the tmpfs starts with a copy of the directory it covers (owner included). */
+  copyUp?: boolean;
   /** "idmap"/"ridmap" bind: the source is cloned and idmapped by tsrun (prepareIdmappedMounts) before the fork. */
   idmap?: IdmapPlan;
   /** Recursive r* options: mount_setattr(2) MOUNT_ATTR_* bits set and cleared on the whole tree. */
@@ -260,7 +262,7 @@ function planMount(m: Mount, i: number, opts: RootfsOptions, warnings: string[])
   noNul(`${where}.type`, m.type);
   const o = parseMountOptions(m.options);
   if (o.suspectPropagation.length) throw new RootfsConfigError(`${where}.options`, `unknown propagation ${JSON.stringify(o.suspectPropagation[0])}`);
-  if (o.tmpcopyup) throw new RootfsConfigError(`${where}.options`, '"tmpcopyup" is not supported by tsrun');
+  if (o.tmpcopyup && (m.type ?? '') !== 'tmpfs') throw new RootfsConfigError(`${where}.options`, '"tmpcopyup" applies to tmpfs mounts only');
   for (const x of o.ignored) warnings.push(`${where}.options: ${JSON.stringify(x)} ignored (userspace-only mount(8) option)`);
 
   const isBind = (o.flags & MS.BIND) !== 0;
@@ -307,7 +309,7 @@ function planMount(m: Mount, i: number, opts: RootfsOptions, warnings: string[])
       return [planned];
     }
     case 'tmpfs': {
-      const planned: PlannedMount = { ...base, kind: 'tmpfs', copyMode: true, flags: o.flags & ~MS.RDONLY };
+      const planned: PlannedMount = { ...base, kind: 'tmpfs', copyMode: true, flags: o.flags & ~MS.RDONLY, ...(o.tmpcopyup ? { copyUp: true } : {}) };
       checkProcDestination(`${where}.destination`, planned.rel, planned);
       return [planned];
     }

@@ -115,12 +115,12 @@ export const SYSCALL_NR: Record<string, Record<string, number>> = {
   x64: {
     pivot_root: 155, seccomp: 317, pidfd_open: 434, pidfd_send_signal: 424, close_range: 436,
     openat2: 437, bpf: 321, ioprio_set: 251, sched_setattr: 314, setns: 308, capset: 126,
-    capget: 125, clone3: 435, mount_setattr: 442, open_tree: 428, move_mount: 429,
+    capget: 125, clone3: 435, mount_setattr: 442, open_tree: 428, move_mount: 429, getdents64: 217,
   },
   arm64: {
     pivot_root: 41, seccomp: 277, pidfd_open: 434, pidfd_send_signal: 424, close_range: 436,
     openat2: 437, bpf: 280, ioprio_set: 30, sched_setattr: 274, setns: 268, capset: 91,
-    capget: 90, clone3: 435, mount_setattr: 442, open_tree: 428, move_mount: 429,
+    capget: 90, clone3: 435, mount_setattr: 442, open_tree: 428, move_mount: 429, getdents64: 61,
   },
 };
 

@@ -296,6 +296,20 @@ export class LinuxSys implements Sys {
   fchmodat(dirfd: number, path: string, mode: number): void {
     check(fn('int fchmodat(int, const char *, uint32, int)')(dirfd, path, mode, 0), 'chmod', path);
   }
+  readdir(dirfd: number): string[] {
+    const names: string[] = [];
+    const buf = Buffer.alloc(32 * 1024);
+    for (;;) {
+      const n = check(sys('getdents64', 'int, _Out_ void *, uint', dirfd, buf, buf.length), 'getdents64');
+      if (n === 0) return names;
+      // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+      for (let off = 0; off < n; off += buf.readUInt16LE(off + 16)) {
+        const start = off + 19;
+        const name = buf.toString('utf8', start, buf.indexOf(0, start));
+        if (name !== '.' && name !== '..') names.push(name);
+      }
+    }
+  }
   statat(dirfd: number, path: string, flags: number): StatInfo { return this.statx(dirfd, path, flags, 'stat'); }
   mkfifo(path: string, mode: number): void { check(fn('int mkfifo(const char *, uint32)')(path, mode), 'mkfifo', path); }
   symlink(target: string, path: string): void { check(fn('int symlink(const char *, const char *)')(target, path), 'symlink', path); }

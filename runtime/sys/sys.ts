@@ -95,6 +95,8 @@ export interface Sys {
   unlinkat(dirfd: number, path: string, flags: number): void;
   fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void;
   fchmodat(dirfd: number, path: string, mode: number): void;
+  /** getdents64(2) to the end: the names in a directory fd (without "." and ".."). */
+  readdir(dirfd: number): string[];
   /** statx relative to a directory fd (flags: AT_*; AT_EMPTY_PATH with '' stats the fd itself). */
   statat(dirfd: number, path: string, flags: number): StatInfo;
   mknod(path: string, mode: number, major: number, minor: number): void;

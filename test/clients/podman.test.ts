@@ -55,6 +55,12 @@ test.after(async () => {
 
 const it = why ? (name: string) => test.skip(`${name} (${why})`) : test;
 
+it('run --tmpfs (podman adds tmpcopyup): the tmpfs starts with the image\'s files at that path', () => {
+  const r = podmanRun(['--rm', '--tmpfs', '/etc'], ['sh', '-c', 'grep -c tmpfs /proc/mounts >/dev/null && cat /etc/motd && touch /etc/new && echo writable']);
+  assert.is(r.code, 0, `podman run --tmpfs: ${r.stderr}`);
+  assert.match(r.stdout, /writable/);
+});
+
 it('run --rm: output and exit code; podman passes --log (runtime_supports_json)', () => {
   const r = podmanRun(['--rm'], ['sh', '-c', 'echo hello from $(cat /etc/motd); ulimit -n; exit 4']);
   assert.is(r.code, 4, `podman run --rm: ${r.stderr}`);

@@ -2,10 +2,11 @@
 // same bundle where the two should agree.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Sandbox, TSRUN, run } from '../support/containers.js';
+import { makeBusyboxRootfs } from '../support/busybox-rootfs.js';
 import type { Spec } from '../../spec/types.js';
 
 const t = suite('inside');
@@ -147,6 +148,34 @@ t('recursive mount options: "rro" makes submounts read-only too, "ro" does not (
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout, '/ro=ro\n/ro/sub=rw\n/rro=ro\n/rro/sub=ro\n');
   assert.is(inPrivateNs(`runc --root ${join(sb.dir, 'runc-state')}`).stdout, r.stdout);
+});
+
+t('tmpcopyup: the tmpfs over /etc starts with its files, owners, modes and links (as runc)', () => {
+  const script = [
+    'grep " /etc " /proc/mounts | cut -d" " -f3',
+    'stat -c "%n %a %u:%g" /etc /etc/passwd /etc/owned',
+    'readlink /etc/mtab-link',
+    'cat /etc/hostname',
+    'touch /etc/new && echo writable',
+  ].join('; ');
+  const bundle = sb.bundle(['sh', '-c', script], (s) => {
+    s.mounts!.push({ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'tmpcopyup'] });
+  });
+  // An own rootfs: the image's /etc gets a symlink and a file with other owners and modes.
+  const rootfs = join(sb.dir, 'rootfs');
+  makeBusyboxRootfs(rootfs);
+  symlinkSync('/proc/mounts', join(rootfs, 'etc/mtab-link'));
+  writeFileSync(join(rootfs, 'etc/owned'), '');
+  chownSync(join(rootfs, 'etc/owned'), 1000, 1001);
+  chmodSync(join(rootfs, 'etc/owned'), 0o640);
+  const config = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8'));
+  config.root = { path: rootfs };
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+  const r = sb.tsrun(['run', '--bundle', bundle, sb.id()]);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.stdout, 'tmpfs\n/etc 755 0:0\n/etc/passwd 644 0:0\n/etc/owned 640 1000:1001\n/proc/mounts\nbusybox\nwritable\n');
+  assert.is(sb.runc(['run', '--bundle', bundle, sb.id('runc')]).stdout, r.stdout);
+  assert.not.ok(existsSync(join(rootfs, 'etc/new')), 'writes go to the tmpfs, not the image');
 });
 
 t('same as runc: exit codes, hostname, capabilities, mount points', () => {

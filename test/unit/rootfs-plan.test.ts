@@ -269,7 +269,7 @@ t('bad input names its JSON path', () => {
   throwsConfig(p([{ destination: '/..', type: 'tmpfs' }]), 'mounts[0].destination', /container root/);
   throwsConfig(p([{ destination: '/x', source: 'missing', options: ['bind'] }]), 'mounts[0].source', /ENOENT/);
   throwsConfig(p([{ destination: '/x', options: ['bind'] }]), 'mounts[0].source', /required/);
-  throwsConfig(p([{ destination: '/x', type: 'tmpfs', options: ['tmpcopyup'] }]), 'mounts[0].options', /tmpcopyup/);
+  throwsConfig(p([{ destination: '/x', source: 'adir', options: ['bind', 'tmpcopyup'] }]), 'mounts[0].options', /tmpcopyup" applies to tmpfs mounts only/);
   throwsConfig(p([{ destination: '/x', source: 'adir', options: ['bind', 'idmap'] }]), 'mounts[0].options', /needs uidMappings and gidMappings/);
   throwsConfig(p([{ destination: '/x', type: 'tmpfs', options: ['idmap'] }]), 'mounts[0].options', /need a bind mount/);
   throwsConfig(p([{ destination: '/proc/sys', type: 'tmpfs' }]), 'mounts[0].destination', /inside \/proc/);
