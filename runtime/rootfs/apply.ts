@@ -177,13 +177,11 @@ function mountOne(ctx: RootCtx, m: PlannedMount): void {
   }
 }
 
-/** Copies the covered directory into the new tmpfs, whose root takes the directory's owner. */
+/** Copies the covered directory into the new tmpfs (its mode came with the mount's mode= option). */
 function copyUp(sys: Sys, covered: number, mountFd: number): void {
   const root = sys.open(procFd(mountFd), O.RDONLY | O.DIRECTORY | O.CLOEXEC);
   try {
-    const st = sys.fstat(covered);
     copyTree(sys, covered, root);
-    sys.fchown(root, st.uid, st.gid);
   } finally {
     sys.close(root);
   }
