@@ -24,6 +24,8 @@ export interface IdMapOptions {
   /** Where to find the helpers (tests point this elsewhere). */
   newuidmap?: string;
   newgidmap?: string;
+  /** The config fields errors name (default: linux.uidMappings, linux.gidMappings). */
+  fields?: { uid: string; gid: string };
 }
 
 export function renderIdMap(maps: IDMapping[]): string {
@@ -69,21 +71,22 @@ function runHelper(helper: string, pid: number, maps: IDMapping[], field: string
 /** Write the maps of stage 1's new user namespace (pid is stage 1's host pid). */
 export function writeIdMaps(pid: number, uidMappings: IDMapping[] = [], gidMappings: IDMapping[] = [], opts: IdMapOptions): void {
   const rootless = opts.euid !== 0;
+  const { uid: uidField, gid: gidField } = opts.fields ?? { uid: 'linux.uidMappings', gid: 'linux.gidMappings' };
   if (!rootless) {
-    if (uidMappings.length) writeProc(pid, 'uid_map', renderIdMap(uidMappings), 'linux.uidMappings');
-    if (gidMappings.length) writeProc(pid, 'gid_map', renderIdMap(gidMappings), 'linux.gidMappings');
+    if (uidMappings.length) writeProc(pid, 'uid_map', renderIdMap(uidMappings), uidField);
+    if (gidMappings.length) writeProc(pid, 'gid_map', renderIdMap(gidMappings), gidField);
     return;
   }
   if (uidMappings.length) {
-    if (isOwnIdOnly(uidMappings, opts.euid)) writeProc(pid, 'uid_map', renderIdMap(uidMappings), 'linux.uidMappings');
-    else runHelper(opts.newuidmap ?? 'newuidmap', pid, uidMappings, 'linux.uidMappings', '/etc/subuid');
+    if (isOwnIdOnly(uidMappings, opts.euid)) writeProc(pid, 'uid_map', renderIdMap(uidMappings), uidField);
+    else runHelper(opts.newuidmap ?? 'newuidmap', pid, uidMappings, uidField, '/etc/subuid');
   }
   if (gidMappings.length) {
     if (isOwnIdOnly(gidMappings, opts.egid)) {
-      writeProc(pid, 'setgroups', 'deny', 'linux.gidMappings');
-      writeProc(pid, 'gid_map', renderIdMap(gidMappings), 'linux.gidMappings');
+      writeProc(pid, 'setgroups', 'deny', gidField);
+      writeProc(pid, 'gid_map', renderIdMap(gidMappings), gidField);
     } else {
-      runHelper(opts.newgidmap ?? 'newgidmap', pid, gidMappings, 'linux.gidMappings', '/etc/subgid');
+      runHelper(opts.newgidmap ?? 'newgidmap', pid, gidMappings, gidField, '/etc/subgid');
     }
   }
 }

@@ -3,7 +3,7 @@
 // message {stage, call, code, path} and the stage exits.
 import type { Sys } from '../sys/sys.js';
 import { SyscallError } from '../sys/errors.js';
-import { CLOSE_RANGE_CLOEXEC, F, O, PR } from '../sys/constants.js';
+import { CLONE, CLOSE_RANGE_CLOEXEC, F, O, PR } from '../sys/constants.js';
 import { SyncChannel, type ParentMessage } from './sync.js';
 import type { InitPlan } from './init-plan.js';
 import { applyCredentials } from './credentials.js';
@@ -51,7 +51,7 @@ export function runStage1(sys: Sys, plan: InitPlan): never {
       for (const ns of plan.joins) sys.setns(ns.fd, ns.flag);
       for (const ns of plan.joins) sys.close(ns.fd);
       if (plan.newUserNamespace) {
-        sys.unshare(0x10000000 /* CLONE_NEWUSER */);
+        sys.unshare(CLONE.NEWUSER);
         // Dumpable while the parent writes our id maps: an unprivileged parent (rootless) cannot
         // open /proc/PID files of a non-dumpable process (runc does the same).
         sys.prctl(PR.SET_DUMPABLE, 1);
@@ -83,7 +83,7 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
     try {
       const start = expect(sync, 'start') as Extract<ParentMessage, { t: 'start' }>;
       const state = Buffer.from(start.state);
-      if (plan.newCgroupNamespace) sys.unshare(0x02000000 /* CLONE_NEWCGROUP */);
+      if (plan.newCgroupNamespace) sys.unshare(CLONE.NEWCGROUP);
       sys.setsid();
 
       stage = 'rootfs';

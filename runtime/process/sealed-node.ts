@@ -51,8 +51,7 @@ export interface SealResult {
 export function sealNode(sys: Sys, nodeBinary: string, dir = SEALED_NODE_DIR): SealResult {
   if (process.geteuid?.() !== 0) throw new SealError('seal-node: only root can seal Node (rootless containers do not need it: their root is not the host\'s)', 'EPERM');
   const key = sealKey(nodeBinary);
-  const dest = join(dir, key);
-  const path = join(dest, 'node');
+  const path = join(dir, key, 'node');
   if (isImmutable(sys, path)) return { path, created: false };
 
   mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -61,15 +60,15 @@ export function sealNode(sys: Sys, nodeBinary: string, dir = SEALED_NODE_DIR): S
   try {
     sys.flock(lock, LOCK.EX);
     if (isImmutable(sys, path)) return { path, created: false };
-    return sealLocked(sys, nodeBinary, dir, key);
+    sealLocked(sys, nodeBinary, dir, key);
+    return { path, created: true };
   } finally {
     sys.close(lock);
   }
 }
 
-function sealLocked(sys: Sys, nodeBinary: string, dir: string, key: string): SealResult {
+function sealLocked(sys: Sys, nodeBinary: string, dir: string, key: string): void {
   const dest = join(dir, key);
-  const path = join(dest, 'node');
   const tmp = join(dir, `.tmp-${process.pid}`);
   removeSealed(sys, tmp);
   mkdirSync(tmp, { mode: 0o755 });
@@ -92,7 +91,6 @@ function sealLocked(sys: Sys, nodeBinary: string, dir: string, key: string): Sea
   removeSealed(sys, dest); // a copy whose seal was lost (e.g. chattr -i by hand) is made again
   renameSync(tmp, dest);
   removeStale(sys, dir, key);
-  return { path, created: true };
 }
 
 /** Removes every sealed copy (for uninstalling: `rm -rf` cannot, the files are immutable). */

@@ -4,16 +4,13 @@
 // namespace does not have. The init inherits each detached tree's fd and moves it into place.
 // The idmapping comes from a user namespace holding the mount's mappings: a short-lived child that
 // unshares one, whose maps tsrun writes, and whose namespace fd outlives it.
-import { writeFileSync } from 'node:fs';
 import type { Sys } from '../sys/sys.js';
-import { AT, MS, O, OPEN_TREE } from '../sys/constants.js';
+import { AT, CLONE, MS, O, OPEN_TREE } from '../sys/constants.js';
 import type { IDMapping } from '../../spec/types.js';
-import { renderIdMap } from '../process/idmap.js';
+import { renderIdMap, writeIdMaps } from '../process/idmap.js';
 import { RootfsConfigError } from './errors.js';
+import { MOUNT_ATTR } from './options.js';
 import type { IdmapPlan, PlannedMount, RootfsPlan } from './plan.js';
-
-const CLONE_NEWUSER = 0x10000000;
-const MOUNT_ATTR_IDMAP = 0x00100000;
 
 /**
  * Clones and idmaps the source of every idmapped mount of the plan, filling in `idmap.treeFd`.
@@ -36,7 +33,7 @@ export function prepareIdmappedMounts(sys: Sys, plan: RootfsPlan): number[] {
       const recursiveClone = (m.flags & MS.REC) !== 0 ? AT.RECURSIVE : 0;
       const tree = sys.openTree(AT.FDCWD, m.source!, OPEN_TREE.CLONE | OPEN_TREE.CLOEXEC | recursiveClone);
       trees.push(tree);
-      sys.mountSetattr(tree, '', AT.EMPTY_PATH | (m.idmap.recursive ? AT.RECURSIVE : 0), { set: MOUNT_ATTR_IDMAP, clear: 0, usernsFd: userns });
+      sys.mountSetattr(tree, '', AT.EMPTY_PATH | (m.idmap.recursive ? AT.RECURSIVE : 0), { set: MOUNT_ATTR.IDMAP, clear: 0, usernsFd: userns });
       m.idmap.treeFd = tree;
     }
     return trees;
@@ -57,7 +54,7 @@ function userNamespaceWith(sys: Sys, uid: IDMapping[], gid: IDMapping[], where: 
     try {
       sys.close(readyR);
       sys.close(holdW);
-      sys.unshare(CLONE_NEWUSER);
+      sys.unshare(CLONE.NEWUSER);
       sys.write(readyW, 'u');
       sys.read(holdR, Buffer.alloc(1)); // EOF once the parent has the namespace
       sys.exit(0);
@@ -69,20 +66,11 @@ function userNamespaceWith(sys: Sys, uid: IDMapping[], gid: IDMapping[], where: 
   sys.close(holdR);
   try {
     if (sys.read(readyR, Buffer.alloc(1)) !== 1) throw new RootfsConfigError(`${where}.options`, 'could not make a user namespace for the idmapped mount');
-    writeMap(pid, 'uid_map', uid, `${where}.uidMappings`);
-    writeMap(pid, 'gid_map', gid, `${where}.gidMappings`);
+    writeIdMaps(pid, uid, gid, { euid: 0, egid: 0, fields: { uid: `${where}.uidMappings`, gid: `${where}.gidMappings` } });
     return sys.open(`/proc/${pid}/ns/user`, O.RDONLY | O.CLOEXEC);
   } finally {
     sys.close(holdW);
     sys.close(readyR);
     sys.waitpid(pid);
-  }
-}
-
-function writeMap(pid: number, file: string, maps: IDMapping[], field: string): void {
-  try {
-    writeFileSync(`/proc/${pid}/${file}`, renderIdMap(maps));
-  } catch (e) {
-    throw new RootfsConfigError(field, `write /proc/${pid}/${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }
