@@ -40,6 +40,11 @@ export function log(level: LogLevel, msg: string): void {
 export const debug = (msg: string) => log('debug', msg);
 export const warn = (msg: string) => log('warning', msg);
 
+/** --debug: a step of a command, with the time since the process started (Node's own start included). */
+export function debugStep(step: string): void {
+  if (options.debug) log('debug', `${step} (+${(process.uptime() * 1000).toFixed(1)} ms)`);
+}
+
 /** A fatal error: one line on stderr for the person, and a log record for the engine. */
 export function reportError(msg: string): void {
   if (options.file) log('error', msg);

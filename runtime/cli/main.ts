@@ -1,7 +1,7 @@
 // tsrun's command line: runc-compatible global flags, then one command.
 import { existsSync } from 'node:fs';
 import { parseFlags, UsageError, str, bool, type FlagSpec } from './args.js';
-import { configureLog, reportError, type LogOptions } from './log.js';
+import { configureLog, debugStep, reportError, type LogOptions } from './log.js';
 import { commands } from './commands.js';
 import { writeErr, writeOut } from './output.js';
 import { OCI_VERSION } from '../../spec/names.js';
@@ -62,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
   const command = commands[name];
   if (!command) throw new UsageError(`unknown command "${name}" (tsrun --help lists them)`);
   const global: GlobalOptions = { root: str(flags, 'root')!, systemdCgroup };
+  debugStep(`${name}: tsrun loaded`);
   return command.run(argv.slice(cmdIndex + 1), global);
 }
 

@@ -5,7 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { Sys } from '../sys/sys.js';
 import { O } from '../sys/constants.js';
 import { formatIssue, loadConfig } from '../../spec/validate.js';
-import { warn } from '../cli/log.js';
+import { debugStep, warn } from '../cli/log.js';
 import type { Spec } from '../../spec/types.js';
 import { OCI_VERSION } from '../../spec/names.js';
 import { StateStore, writeFileAtomic, type ContainerRecord } from './store.js';
@@ -46,6 +46,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
   const bundle = resolve(opts.bundle);
   const spec: Spec = loadConfig(bundle, { onWarning: (issue, file) => warn(`${file}: ${formatIssue(issue)}`) });
   checkUnsupported(spec);
+  debugStep('create: config loaded and validated');
   const terminal = Boolean(spec.process?.terminal);
   checkConsoleOptions(terminal, { consoleSocket: opts.consoleSocket, foreground: opts.ownConsole !== undefined });
   const rootfs = isAbsolute(spec.root!.path) ? spec.root!.path : join(bundle, spec.root!.path);
@@ -84,6 +85,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
     };
     store.write(record); // before the cgroups exist, so that `delete --force` finds them if create dies
     cgroups.create();
+    debugStep('create: cgroups made');
     const made = cgroups.paths(); // rootless: the hierarchies it may not write to are dropped by create()
     if (JSON.stringify(made) !== JSON.stringify(record.cgroupPaths)) {
       record.cgroupPaths = made;
@@ -123,10 +125,6 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       joins,
     );
     const rec = record;
-    const joinCgroup = (pid: number) => {
-      cgroups.apply(pid);
-      cgroups.set();
-    };
     fds.splice(fds.indexOf(parentSyncFd), 1); // launchInit owns both ends of the sync channel now
     fds.splice(fds.indexOf(syncFd), 1);
     const launched = await launchInit(
@@ -135,7 +133,10 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       {
         userNamespace: (pid) => writeIdMaps(pid, spec.linux?.uidMappings, spec.linux?.gidMappings, { euid: sys.geteuid(), egid: process.getegid!() }),
         initCreated: (pid) => {
-          if (plan.newCgroupNamespace) joinCgroup(pid); // the init's cgroup namespace is rooted there
+          if (plan.newCgroupNamespace) {
+            cgroups.apply(pid); // the init's cgroup namespace is rooted there
+            cgroups.set();
+          }
           rec.pid = pid;
           rec.pidStartTime = processStartTime(pid) ?? '';
           store.write(rec);
@@ -147,14 +148,21 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
           await runHooks('prestart', spec.hooks?.prestart, state);
           await runHooks('createRuntime', spec.hooks?.createRuntime, state);
         },
-        // Pages are charged to the cgroup a process is in when it touches them: joining after the
-        // Node init did its setup keeps that work out of the container's memory limit (DESIGN.md §2).
-        initReady: (pid) => {
-          if (!plan.newCgroupNamespace) joinCgroup(pid);
+        // The first cgroup.procs write after a quiet spell waits for an RCU grace period (5-15 ms
+        // here); made while the init sets up its rootfs, it costs `create` nothing. The init's setup
+        // then charges the container ~0.25 MB (runc's init: ~2.5 MB); limits come at `ready`, as runc.
+        initSettingUp: (pid) => {
+          if (!plan.newCgroupNamespace) cgroups.apply(pid);
+          debugStep('create: init in its cgroups');
+        },
+        initReady: () => {
+          debugStep('create: init ready');
+          if (!plan.newCgroupNamespace) cgroups.set();
         },
         seccompListener: (syncFd, pid) => forwardSeccompListener(sys, syncFd, spec, hookState(rec, 'creating'), pid),
       },
       (pid) => {
+        debugStep(`create: init is pid ${pid}`);
         const startTime = processStartTime(pid) ?? ''; // the init is alive now: it waits for 'start'
         cleanups.push(() => killAndReap(sys, pid, startTime));
       },
@@ -167,6 +175,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
     record.createdDone = true;
     store.write(record);
     if (opts.pidFile) writeFileAtomic(resolve(opts.pidFile), String(launched.pid));
+    debugStep('create: done');
     return record;
   } catch (err) {
     for (const fd of fds) {

@@ -9,6 +9,7 @@ import { startContainer } from './start.js';
 import { deleteContainer } from './delete.js';
 import { waitForeground } from '../process/foreground.js';
 import { OwnConsoleReceiver, proxyTerminal } from '../process/console.js';
+import { debugStep } from '../cli/log.js';
 
 export async function runContainer(sys: Sys, store: StateStore, opts: CreateOptions & { detach: boolean; keep: boolean }): Promise<number> {
   if (!opts.detach) sys.prctl(PR.SET_CHILD_SUBREAPER, 1); // the init is orphaned by stage 1: adopt it
@@ -34,6 +35,8 @@ export async function runContainer(sys: Sys, store: StateStore, opts: CreateOpti
     if (master !== undefined) return await proxyTerminal(sys, master, rec.pid, { appliedSize: rec.config.process?.consoleSize ? undefined : receiver?.callerSize });
     return await waitForeground(sys, rec.pid);
   } finally {
+    debugStep('run: the process has exited');
     if (!opts.keep) await deleteContainer(sys, store, opts.id, true);
+    debugStep('run: container deleted');
   }
 }

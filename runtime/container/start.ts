@@ -8,6 +8,7 @@ import { ContainerError, NotFoundError, WrongStateError } from './errors.js';
 import { isSameProcess } from '../process/proc.js';
 import { hookState } from './hook-state.js';
 import { signalProcess } from './reap.js';
+import { debugStep } from '../cli/log.js';
 
 export async function startContainer(sys: Sys, store: StateStore, id: string): Promise<ContainerRecord> {
   const unlock = store.lock(sys, id);
@@ -19,6 +20,7 @@ export async function startContainer(sys: Sys, store: StateStore, id: string): P
       throw new ContainerError(status === 'stopped' ? `cannot start container "${id}": it has stopped` : `cannot start container "${id}": it is ${status}, not created`);
     }
     releaseInit(sys, store, rec);
+    debugStep('start: the process has started');
     rec.started = true;
     store.write(rec);
     unlinkSync(store.fifoPath(id));

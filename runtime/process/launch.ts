@@ -17,8 +17,10 @@ export class InitError extends ContainerError {
 export interface LaunchHooks {
   /** Stage 1 made its user namespace: write its id maps. */
   userNamespace(stage1Pid: number): void;
-  /** The init exists (host pid): put it in its cgroup; returns the state JSON for in-container hooks. */
+  /** The init exists (host pid): record it; returns the state JSON for in-container hooks. */
   initCreated(pid: number): Promise<string> | string;
+  /** The init got 'start' and sets up its mounts: work done here overlaps with that. */
+  initSettingUp?(pid: number): void;
   /** Namespaces exist, before pivot_root: run prestart and createRuntime hooks. */
   runtimeHooks(): Promise<void>;
   /** The init finished its setup and waits on the exec fifo (it cannot pass it before we return). */
@@ -115,6 +117,7 @@ export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, o
           const state = await hooks.initCreated(initPid);
           stallForTest('cgroup');
           sync.send({ t: 'start', state });
+          hooks.initSettingUp?.(initPid);
           break;
         }
         case 'hooks':

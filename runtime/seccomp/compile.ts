@@ -46,11 +46,16 @@ type Decision =
 interface Range {
   start: number;
   decision: Decision;
-  key: string;
 }
 
-function decisionKey(d: Decision): string {
-  if (d.kind === 'return') return `r${d.action}`;
+/** Whether neighbouring ranges can merge: the same action, or the same rules. */
+function sameDecision(a: Decision, b: Decision): boolean {
+  if (a.kind === 'return') return b.kind === 'return' && a.action === b.action;
+  if (b.kind === 'return') return false;
+  return a === b || decisionKey(a) === decisionKey(b);
+}
+
+function decisionKey(d: Extract<Decision, { kind: 'rules' }>): string {
   const conds = d.rules.map((r) => `${r.action}:${r.conditions.map((c) => `${c.index}${c.op}${c.value},${c.valueTwo}`).join('&')}`);
   return `c${d.argBits}|${d.fallback}|${conds.join('|')}`;
 }
@@ -181,15 +186,19 @@ function blockRanges(block: Block, read: ReadProfile, stubArches: Set<ArchInfo>)
     cuts.add(r.first);
     if (r.last < U32_MAX) cuts.add(r.last + 1);
   }
-  const starts = [...cuts].sort((a, b) => a - b);
+  const starts = Float64Array.from(cuts).sort(); // numeric, without a JS comparator per step
   const fallback: Decision = { kind: 'return', action: read.defaultAction };
   const ranges: Range[] = [];
   for (const start of starts) {
-    const region = regions.find((r) => r.first <= start && start <= r.last);
-    const decision: Decision = region ? { kind: 'return', action: region.action } : decisions.get(start) ?? fallback;
-    const key = decisionKey(decision);
-    if (ranges.length && ranges[ranges.length - 1].key === key) continue;
-    ranges.push({ start, decision, key });
+    let decision = decisions.get(start) ?? fallback;
+    for (const r of regions) {
+      if (r.first <= start && start <= r.last) {
+        decision = { kind: 'return', action: r.action };
+        break;
+      }
+    }
+    if (ranges.length && sameDecision(ranges[ranges.length - 1].decision, decision)) continue;
+    ranges.push({ start, decision });
   }
   return ranges;
 }

@@ -242,6 +242,21 @@ t('--log with --log-format json records errors as level error', () => {
   assert.ok(last.time);
 });
 
+t('--debug logs the steps of run with the time since tsrun started, in order; without it nothing', () => {
+  const bundle = sb.bundle(['true']);
+  const quiet = sb.tsrun(['run', '--bundle', bundle, sb.id()]);
+  assert.is(quiet.code, 0, quiet.stderr);
+  assert.is(quiet.stderr, '');
+  const r = sb.tsrun(['--debug', '--log-format', 'json', 'run', '--bundle', bundle, sb.id()]);
+  assert.is(r.code, 0, r.stderr);
+  const steps = r.stderr.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.level === 'debug').map((l) => /^(.*) \(\+([0-9.]+) ms\)$/.exec(l.msg)!);
+  const names = steps.map((m) => m[1].replace(/\d+/g, 'N'));
+  assert.equal(names, ['run: tsrun loaded', 'create: config loaded and validated', 'create: cgroups made', 'create: init is pid N',
+    'create: init in its cgroups', 'create: init ready', 'create: done', 'start: the process has started', 'run: the process has exited', 'run: container deleted']);
+  const times = steps.map((m) => Number(m[2]));
+  assert.equal(times, [...times].sort((a, b) => a - b), 'times only grow');
+});
+
 t('bad CLI use: usage errors', () => {
   assert.is(sb.tsrun(['create']).code, 2);
   assert.is(sb.tsrun(['--no-such-flag', 'list']).code, 2);
