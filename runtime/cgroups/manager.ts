@@ -42,6 +42,8 @@ export interface CgroupManager {
   destroy(): void;
   /** Hierarchy key ("memory", "name=systemd", "" = unified) -> absolute directory. For state.json. */
   paths(): Record<string, string>;
+  /** The host's hierarchies, as detected for a new container (undefined for one loaded from its state). */
+  readonly hostLayout?: CgroupLayout;
   /** The cgroup directory still exists. */
   exists(): boolean;
 }
@@ -85,7 +87,7 @@ export function createCgroupManager(opts: CreateManagerOptions): CgroupManager {
     // Without the devices controller a v1 container could open any device node: refuse (runc does).
     throw new CgroupError('cgroup: the v1 devices controller is not mounted; refusing to run a container without device restrictions');
   }
-  return new Manager(layout.mode, dirs, { ...opts, explicitPath: !!opts.cgroupsPath, unifiedRoot: layout.unified?.mountpoint, unifiedControllers: layout.unified?.controllers });
+  return new Manager(layout.mode, dirs, { ...opts, explicitPath: !!opts.cgroupsPath, unifiedRoot: layout.unified?.mountpoint, unifiedControllers: layout.unified?.controllers }, layout);
 }
 
 /** A manager for a container created earlier, from the paths its state.json kept. */
@@ -104,7 +106,7 @@ class Manager implements CgroupManager {
   private readonly ctx: WriteContext;
   private loader?: DeviceFilterLoader;
 
-  constructor(readonly mode: LayoutMode, private readonly dirs: Record<string, string>, private readonly o: Internal) {
+  constructor(readonly mode: LayoutMode, private readonly dirs: Record<string, string>, private readonly o: Internal, readonly hostLayout?: CgroupLayout) {
     this.fs = o.fs ?? nodeCgroupFs;
     this.ctx = { fs: this.fs, warn: o.warn ?? (() => {}) };
     this.loader = o.deviceLoader;

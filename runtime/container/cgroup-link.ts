@@ -2,7 +2,7 @@
 import type { Spec } from '../../spec/types.js';
 import type { ContainerRecord } from './store.js';
 import { warn } from '../cli/log.js';
-import { createCgroupManager, loadCgroupManager, type CgroupManager } from '../cgroups/index.js';
+import { createCgroupManager, loadCgroupManager, type CgroupLayout, type CgroupManager } from '../cgroups/index.js';
 
 export interface ContainerCgroups {
   create(): void;
@@ -11,6 +11,8 @@ export interface ContainerCgroups {
   set(): void;
   destroy(): void;
   paths(): Record<string, string>;
+  /** The host's hierarchies, as the manager found them (for `cgroup` mounts). */
+  hostLayout?: CgroupLayout;
 }
 
 export function cgroupsFor(id: string, spec: Spec, opts: { systemd: boolean; rootless: boolean }): ContainerCgroups {
@@ -31,6 +33,7 @@ export function cgroupsFor(id: string, spec: Spec, opts: { systemd: boolean; roo
     },
     destroy: () => manager.destroy(),
     paths: () => manager.paths(),
+    hostLayout: manager.hostLayout,
   };
 }
 

@@ -116,6 +116,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       userns: (spec.linux?.namespaces ?? []).some((n) => n.type === 'user'),
       overlay,
       cgroupPaths: record.cgroupPaths,
+      hostCgroups: cgroups.hostLayout,
       consoleSlave: terminal,
       idMappings: { uid: spec.linux?.uidMappings, gid: spec.linux?.gidMappings },
     });

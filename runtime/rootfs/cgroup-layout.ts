@@ -1,9 +1,8 @@
-// Which cgroup hierarchies the host has and where the container's cgroup sits in each: what a
-// `cgroup` mount in config.json turns into. Runs in the tsrun process (reads /proc with fs).
-import { readFileSync } from 'node:fs';
+// What a `cgroup` mount in config.json turns into: the host's hierarchies as the cgroup manager
+// detected them (runtime/cgroups/layout.ts, the one place that reads mountinfo for cgroups), seen
+// from the container: where its cgroup sits in each. No I/O here.
 import { posix } from 'node:path';
-import { parseMountinfo, readMountinfo } from '../sys/mountinfo.js';
-import { parseProcCgroup } from '../cgroups/layout.js';
+import type { CgroupLayout } from '../cgroups/layout.js';
 
 export interface CgroupV1Hierarchy {
   /** Host mountpoint of the hierarchy, e.g. "/sys/fs/cgroup/cpu,cpuacct". */
@@ -14,7 +13,7 @@ export interface CgroupV1Hierarchy {
   hostPath: string;
 }
 
-export interface CgroupLayout {
+export interface CgroupMountLayout {
   /**
    * "v2": unified host. "v1" and "hybrid": the container sees only the v1 controllers — on a hybrid
    * host runc's v1 code lists `cgroup` mounts and skips the `cgroup2` one, and so does tsrun.
@@ -27,44 +26,32 @@ export interface CgroupLayout {
   unifiedMountpoint: string;
 }
 
-export interface DetectOptions {
-  /**
-   * The container's cgroup per controller ("memory", "cpu", "name=systemd" or "systemd", "" for the
-   * unified hierarchy): either the host directory (runc's GetPaths form, e.g.
-   * "/sys/fs/cgroup/memory/tsrun/abc") or the cgroup path ("/tsrun/abc"). Controllers not listed
-   * fall back to this process's own cgroup.
-   */
-  cgroupPaths?: Record<string, string>;
-  mountinfo?: string;
-  procCgroup?: string;
-}
-
-export function detectCgroupLayout(opts: DetectOptions = {}): CgroupLayout {
-  const mounts = opts.mountinfo !== undefined ? parseMountinfo(opts.mountinfo) : readMountinfo();
-  const ownBySubsystem = parseProcCgroup(opts.procCgroup ?? readFileSync('/proc/self/cgroup', 'utf8'));
-  const given = (s: string) => opts.cgroupPaths?.[s] ?? (s.startsWith('name=') ? opts.cgroupPaths?.[s.slice(5)] : undefined);
-  const pathFor = (s: string) => given(s) ?? ownBySubsystem[s];
+/**
+ * `cgroupPaths`: the container's cgroup per hierarchy key ("memory", "cpu", "name=systemd" or
+ * "systemd", "" for the unified one), either the host directory (the manager's paths(), e.g.
+ * "/sys/fs/cgroup/memory/tsrun/abc") or the cgroup path ("/tsrun/abc"). Hierarchies not listed
+ * show tsrun's own cgroup.
+ */
+export function cgroupMountLayout(host: CgroupLayout, cgroupPaths: Record<string, string> = {}): CgroupMountLayout {
+  const given = (s: string) => cgroupPaths[s] ?? (s.startsWith('name=') ? cgroupPaths[s.slice(5)] : undefined);
+  const pathFor = (s: string) => given(s) ?? host.own[s];
   const hostDir = (mountpoint: string, root: string, p: string) =>
     p === mountpoint || p.startsWith(mountpoint + '/') ? p : posix.join(mountpoint, posix.relative(root, p));
 
-  const unified = mounts.find((m) => m.fstype === 'cgroup2' && m.mountpoint === '/sys/fs/cgroup');
-  if (unified) {
-    const p = pathFor('') ?? '/';
-    return {
-      mode: 'v2', v1: [], unifiedMountpoint: unified.mountpoint,
-      v2Path: hostDir(unified.mountpoint, unified.root, p),
-    };
+  if (host.mode === 'v2') {
+    const unified = host.unified!;
+    return { mode: 'v2', v1: [], unifiedMountpoint: unified.mountpoint, v2Path: hostDir(unified.mountpoint, unified.root, pathFor('') ?? '/') };
   }
-  const seen = new Set<string>();
-  const v1: CgroupV1Hierarchy[] = [];
-  for (const m of mounts) {
-    if (m.fstype !== 'cgroup') continue;
-    const subsystems = m.superOptions.filter((o) => o in ownBySubsystem && !seen.has(o));
-    if (subsystems.length === 0) continue;
-    subsystems.forEach((s) => seen.add(s));
+  // One entry per mounted hierarchy (cpu and cpuacct share one), in the order they are mounted.
+  const byMountpoint = new Map<string, { root: string; subsystems: string[] }>();
+  for (const [subsystem, h] of Object.entries(host.v1)) {
+    const entry = byMountpoint.get(h.mountpoint) ?? { root: h.root, subsystems: [] };
+    entry.subsystems.push(subsystem);
+    byMountpoint.set(h.mountpoint, entry);
+  }
+  const v1 = [...byMountpoint].map(([mountpoint, { root, subsystems }]) => {
     const path = subsystems.map(pathFor).find((p) => p !== undefined) ?? '/';
-    v1.push({ mountpoint: m.mountpoint, subsystems, hostPath: hostDir(m.mountpoint, m.root, path) });
-  }
-  const hybrid = mounts.some((m) => m.fstype === 'cgroup2');
-  return { mode: hybrid ? 'hybrid' : 'v1', v1, unifiedMountpoint: '/sys/fs/cgroup' };
+    return { mountpoint, subsystems, hostPath: hostDir(mountpoint, root, path) };
+  });
+  return { mode: host.mode, v1, unifiedMountpoint: '/sys/fs/cgroup' };
 }

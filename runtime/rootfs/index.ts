@@ -7,5 +7,5 @@ export type { RootfsHooks } from './apply.js';
 export { RootfsConfigError, MountpointError } from './errors.js';
 export { parseMountOptions, describeMountFlags, PROPAGATION_FLAGS } from './options.js';
 export type { ParsedMountOptions } from './options.js';
-export { detectCgroupLayout } from './cgroup-layout.js';
-export type { CgroupLayout, CgroupV1Hierarchy, DetectOptions } from './cgroup-layout.js';
+export { cgroupMountLayout } from './cgroup-layout.js';
+export type { CgroupMountLayout, CgroupV1Hierarchy } from './cgroup-layout.js';

@@ -7,7 +7,8 @@ import { MS, S } from '../sys/constants.js';
 import { RootfsConfigError } from './errors.js';
 import { parseMountOptions, PROPAGATION_FLAGS } from './options.js';
 import { cleanAbsolute, relativeToRoot, basenameOf, isWithin, procMountProblem } from './paths.js';
-import { detectCgroupLayout, type CgroupLayout } from './cgroup-layout.js';
+import { cgroupMountLayout } from './cgroup-layout.js';
+import { detectLayout, type CgroupLayout } from '../cgroups/layout.js';
 import { readMountinfo } from '../sys/mountinfo.js';
 
 export interface RootfsOptions {
@@ -19,10 +20,10 @@ export interface RootfsOptions {
   userns: boolean;
   /** The container gets a new cgroup namespace (v1: real `cgroup` mounts per controller). Default: from linux.namespaces. */
   cgroupns?: boolean;
-  /** For a `cgroup` mount: the container's cgroups (see DetectOptions.cgroupPaths), used to detect the layout. */
+  /** For a `cgroup` mount: the container's cgroups (the cgroup manager's paths()). */
   cgroupPaths?: Record<string, string>;
-  /** For a `cgroup` mount: the layout itself (tests); detected from /proc/self and cgroupPaths when absent. */
-  cgroupLayout?: CgroupLayout;
+  /** For a `cgroup` mount: the host's hierarchies as the cgroup manager found them; detected when absent. */
+  hostCgroups?: CgroupLayout;
   /** From bundles/: mount this on the rootfs instead of bind-mounting the rootfs on itself. */
   overlay?: { source: string; fstype: string; data: string } | null;
   /** The init will bind the console pty onto /dev/console (see mountConsole): create the file. */
@@ -345,7 +346,7 @@ function planBind(m: PlannedMount, dstIsFile: boolean): PlannedMount {
 }
 
 function planCgroup(base: PlannedMount, opts: RootfsOptions): RootfsStep[] {
-  const layout = opts.cgroupLayout ?? detectCgroupLayout({ cgroupPaths: opts.cgroupPaths });
+  const layout = cgroupMountLayout(opts.hostCgroups ?? detectLayout(), opts.cgroupPaths);
   if (layout.mode === 'v2') {
     const bindSource = opts.cgroupns && layout.v2Path ? layout.v2Path : layout.unifiedMountpoint;
     return [{

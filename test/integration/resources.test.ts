@@ -58,6 +58,18 @@ t('the init is in every cgroup of the container when `create` returns, and its s
   }
 });
 
+t('the `cgroup` mount shows the container its own cgroups (v1: one read-only bind per hierarchy)', () => {
+  const r = sb.tsrun(['run', '--bundle', sb.bundle(['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; ls /sys/fs/cgroup; touch /sys/fs/cgroup/pids/x 2>&1 || echo read-only'], (s) => {
+    s.linux!.resources = { ...s.linux!.resources, memory: { limit: 48 * 1024 * 1024 }, pids: { limit: 33 } };
+  }), sb.id()]);
+  if (!existsSync('/sys/fs/cgroup/memory/cgroup.procs')) return; // pure v2 host: one cgroup2 mount instead
+  assert.is(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.equal(lines.slice(0, 2), [String(48 * 1024 * 1024), '33']);
+  for (const h of ['memory', 'pids', 'cpu', 'cpuacct', 'devices', 'freezer']) assert.ok(lines.includes(h), `${h} in ${r.stdout}`);
+  assert.match(r.stdout, 'read-only');
+});
+
 t('pids limit: fork beyond it fails', () => {
   const r = sb.tsrun(['run', '--bundle', sb.bundle(['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done; echo forked-all'], (s) => {
     s.linux!.resources = { ...s.linux!.resources, pids: { limit: 5 } };

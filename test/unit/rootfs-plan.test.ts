@@ -5,26 +5,35 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, symlinkSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planRootfs, RootfsConfigError, type PlannedMount, type RootfsOptions } from '../../runtime/rootfs/index.js';
-import type { CgroupLayout } from '../../runtime/rootfs/cgroup-layout.js';
-import { detectCgroupLayout } from '../../runtime/rootfs/cgroup-layout.js';
+import type { CgroupLayout } from '../../runtime/cgroups/layout.js';
+import { detectLayout } from '../../runtime/cgroups/layout.js';
+import { MemoryCgroupFs } from '../../runtime/cgroups/cgroup-fs.js';
+import { cgroupMountLayout } from '../../runtime/rootfs/cgroup-layout.js';
 import { MS, S } from '../../runtime/sys/constants.js';
 import type { Spec } from '../../spec/types.js';
 
 const t = suite('rootfs plan');
 let dir = '';
 let runcSpec: Spec;
-const v1Layout: CgroupLayout = {
+// A hybrid host as the cgroup manager detects it, and the container's cgroups as its paths().
+const hybridHost: CgroupLayout = {
   mode: 'hybrid',
-  unifiedMountpoint: '/sys/fs/cgroup',
-  v1: [
-    { mountpoint: '/sys/fs/cgroup/cpu,cpuacct', subsystems: ['cpu', 'cpuacct'], hostPath: '/sys/fs/cgroup/cpu,cpuacct/tsrun/x' },
-    { mountpoint: '/sys/fs/cgroup/memory', subsystems: ['memory'], hostPath: '/sys/fs/cgroup/memory/tsrun/x' },
-    { mountpoint: '/sys/fs/cgroup/systemd', subsystems: ['name=systemd'], hostPath: '/sys/fs/cgroup/systemd/tsrun/x' },
-  ],
+  v1: {
+    cpu: { mountpoint: '/sys/fs/cgroup/cpu,cpuacct', root: '/' },
+    cpuacct: { mountpoint: '/sys/fs/cgroup/cpu,cpuacct', root: '/' },
+    memory: { mountpoint: '/sys/fs/cgroup/memory', root: '/' },
+    'name=systemd': { mountpoint: '/sys/fs/cgroup/systemd', root: '/' },
+  },
+  unified: { mountpoint: '/sys/fs/cgroup/unified', root: '/', controllers: [] },
+  own: { cpu: '/', cpuacct: '/', memory: '/', 'name=systemd': '/', '': '/' },
+};
+const containerPaths = {
+  cpu: '/sys/fs/cgroup/cpu,cpuacct/tsrun/x', cpuacct: '/sys/fs/cgroup/cpu,cpuacct/tsrun/x', memory: '/sys/fs/cgroup/memory/tsrun/x',
+  'name=systemd': '/sys/fs/cgroup/systemd/tsrun/x', '': '/sys/fs/cgroup/unified/tsrun/x',
 };
 
 function opts(extra: Partial<RootfsOptions> = {}): RootfsOptions {
-  return { bundle: dir, rootfs: join(dir, 'rootfs'), noPivot: false, userns: false, cgroupLayout: v1Layout, hostHasKcore: true, ...extra };
+  return { bundle: dir, rootfs: join(dir, 'rootfs'), noPivot: false, userns: false, hostCgroups: hybridHost, cgroupPaths: containerPaths, hostHasKcore: true, ...extra };
 }
 function mounts(plan: ReturnType<typeof planRootfs>): PlannedMount[] {
   return plan.steps.filter((s): s is PlannedMount => s.op === 'mount');
@@ -103,17 +112,18 @@ t('cgroup with a cgroup namespace on v1: cgroup mounts per hierarchy, bind as fa
 });
 
 t('cgroup on a v2 host: cgroup2, falling back to a bind of /sys/fs/cgroup (or the own cgroup with a cgroupns)', () => {
-  const v2: CgroupLayout = { mode: 'v2', v1: [], unifiedMountpoint: '/sys/fs/cgroup', v2Path: '/sys/fs/cgroup/tsrun/x' };
-  const [m] = mounts(planRootfs(withMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid'] }]), opts({ cgroupLayout: v2 })));
+  const v2: CgroupLayout = { mode: 'v2', v1: {}, unified: { mountpoint: '/sys/fs/cgroup', root: '/', controllers: ['memory'] }, own: { '': '/user.slice' } };
+  const v2Opts = { hostCgroups: v2, cgroupPaths: { '': '/sys/fs/cgroup/tsrun/x' } };
+  const [m] = mounts(planRootfs(withMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid'] }]), opts(v2Opts)));
   assert.is(m.fstype, 'cgroup2');
   assert.is(m.flags, MS.RDONLY | MS.NOSUID);
   assert.is(m.fallback?.source, '/sys/fs/cgroup');
   assert.is(m.fallback?.remountFlags, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID);
-  const [n] = mounts(planRootfs(withMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup' }]), opts({ cgroupLayout: v2, cgroupns: true })));
+  const [n] = mounts(planRootfs(withMounts([{ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup' }]), opts({ ...v2Opts, cgroupns: true })));
   assert.is(n.fallback?.source, '/sys/fs/cgroup/tsrun/x');
 });
 
-t('detectCgroupLayout on mountinfo text: hybrid host, v1 only, container paths in both forms', () => {
+t('cgroupMountLayout over the detected host: hybrid host, v1 only, container paths in both forms; v2', () => {
   const mountinfo = [
     '31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755',
     '32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct',
@@ -122,16 +132,22 @@ t('detectCgroupLayout on mountinfo text: hybrid host, v1 only, container paths i
     '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
   ].join('\n');
   const procCgroup = '9:name=systemd:/\n4:memory:/a\n2:cpu,cpuacct:/\n0::/\n';
-  const l = detectCgroupLayout({ mountinfo, procCgroup, cgroupPaths: { memory: '/sys/fs/cgroup/memory/tsrun/c1', cpu: '/tsrun/c1' } });
+  const fs = new MemoryCgroupFs();
+  const host = detectLayout({ mountinfo, procCgroup, fs });
+  const l = cgroupMountLayout(host, { memory: '/sys/fs/cgroup/memory/tsrun/c1', cpu: '/tsrun/c1' });
   assert.is(l.mode, 'hybrid');
   assert.equal(l.v1.map((h) => [h.mountpoint, h.subsystems, h.hostPath]), [
     ['/sys/fs/cgroup/cpu,cpuacct', ['cpu', 'cpuacct'], '/sys/fs/cgroup/cpu,cpuacct/tsrun/c1'],
     ['/sys/fs/cgroup/memory', ['memory'], '/sys/fs/cgroup/memory/tsrun/c1'],
     ['/sys/fs/cgroup/systemd', ['name=systemd'], '/sys/fs/cgroup/systemd'],
   ]);
-  const v2 = detectCgroupLayout({ mountinfo: '30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw', procCgroup: '0::/user.slice\n' });
+  const v1Only = cgroupMountLayout(detectLayout({ mountinfo: mountinfo.split('\n').slice(0, 4).join('\n'), procCgroup, fs }));
+  assert.is(v1Only.mode, 'v1');
+  assert.equal(v1Only.v1.map((h) => h.hostPath), ['/sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup/memory/a', '/sys/fs/cgroup/systemd']);
+  const v2 = cgroupMountLayout(detectLayout({ mountinfo: '30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw', procCgroup: '0::/user.slice\n', fs }));
   assert.is(v2.mode, 'v2');
   assert.is(v2.v2Path, '/sys/fs/cgroup/user.slice');
+  assert.is(cgroupMountLayout(detectLayout({ mountinfo: '30 23 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw', procCgroup: '0::/user.slice\n', fs }), { '': '/sys/fs/cgroup/tsrun/c9' }).v2Path, '/sys/fs/cgroup/tsrun/c9');
 });
 
 t('runc spec: default devices, /dev links, masked and readonly paths, readonly root', () => {
