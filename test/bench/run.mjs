@@ -162,6 +162,14 @@ const CASE_IMPL = {
       { rounds: ROUNDS, warmup: 2, shouldStop },
     );
     addRow('`run` /bin/true, end to end', samples, '≤ 1.0×');
+    // What containerd and podman pass: Docker's default seccomp profile (compiled by each runtime).
+    const profile = JSON.parse(readFileSync(join(TOP, 'test/fixtures/seccomp/default.json'), 'utf8'));
+    const withSeccomp = sb.bundle('true-seccomp', ['/bin/true'], (s) => (s.linux.seccomp = profile));
+    const seccompSamples = await interleaveAsync(
+      variantsFor('run', (rt) => t(rt, ['run', '--bundle', withSeccomp, sb.id(`${rt.name}-run`)])),
+      { rounds: ROUNDS, warmup: 2, shouldStop },
+    );
+    addRow('`run` /bin/true with Docker\'s default seccomp profile', seccompSamples);
     addErrors('run');
   },
 
