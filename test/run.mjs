@@ -3,12 +3,17 @@
 // crash in one file is one failure, not the end of the run. Ends with "N passed, N failed, N skipped".
 // Usage: node test/run.mjs [group-or-substring ...]   e.g. `unit`, `integration`, `seccomp`
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const top = fileURLToPath(new URL('..', import.meta.url));
 const filters = process.argv.slice(2);
+// Compiled seccomp programs the tests' containers make are kept here, not in /var/lib/tsrun.
+const seccompCache = mkdtempSync(join(tmpdir(), 'tsrun-test-seccomp-'));
+process.env.TSRUN_SECCOMP_CACHE = join(seccompCache, 'cache');
+process.on('exit', () => rmSync(seccompCache, { recursive: true, force: true }));
 const jobs = Number(process.env.TEST_JOBS || 2);
 
 function findTests(dir) {

@@ -3,7 +3,7 @@
 // the agent at linux.seccomp.listenerPath with the container's state (as runc does).
 import type { Sys } from '../sys/sys.js';
 import type { Spec, State } from '../../spec/types.js';
-import { compileSeccomp, sendSeccompListener } from '../seccomp/index.js';
+import { compileCached, compileSeccomp, sendSeccompListener } from '../seccomp/index.js';
 import { ContainerError } from './errors.js';
 
 export interface LinkedSeccomp {
@@ -24,7 +24,7 @@ const NOTIFY_FORBIDDEN = ['sendmsg'];
 export function compileSeccompFor(spec: Spec): LinkedSeccomp | undefined {
   const profile = spec.linux?.seccomp;
   if (!profile) return undefined;
-  const compiled = compileSeccomp(profile);
+  const compiled = compileCached(profile, process.arch, () => compileSeccomp(profile));
   if (compiled.needsListener) {
     (profile.syscalls ?? []).forEach((rule, i) => {
       const bad = rule.action === 'SCMP_ACT_NOTIFY' ? rule.names.find((n) => NOTIFY_FORBIDDEN.includes(n)) : undefined;

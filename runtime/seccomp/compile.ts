@@ -29,6 +29,12 @@ export interface CompiledSeccomp {
   needsListener: boolean;
 }
 
+/**
+ * Names this compiler's output for the kept programs (cache.ts). Bump it with any change to what the
+ * compiler emits; test/unit/seccomp-cache.test.ts pins the output of Docker's profile to catch that.
+ */
+export const SECCOMP_COMPILER_VERSION = 1;
+
 const BAD_ARCH_ACTION = SECCOMP_RET.KILL_THREAD;
 const ENOSYS_ACTION = (SECCOMP_RET.ERRNO | ENOSYS) >>> 0;
 const U32_MAX = 0xffffffff;

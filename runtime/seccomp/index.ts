@@ -1,5 +1,6 @@
 // OCI linux.seccomp -> classic BPF (no libseccomp), and loading it. See compile.ts for the rules.
-export { compileSeccomp, type CompiledSeccomp } from './compile.js';
+export { compileSeccomp, SECCOMP_COMPILER_VERSION, type CompiledSeccomp } from './compile.js';
+export { compileCached, seccompCacheDir } from './cache.js';
 export type { LinuxSeccompProfile } from './profile.js';
 export { SeccompError } from './errors.js';
 export { installSeccomp, sendSeccompListener, sendSeccompState, containerProcessState } from './install.js';
