@@ -1,7 +1,7 @@
 // The state store: <root>/<id>/{state.json, lock, exec.fifo}. state.json is written atomically
 // (temp file, fsync, rename; DESIGN.md §3); commands on one id serialize on an flock of
 // <root>/<id>/lock.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, unlinkSync, writeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sys } from '../sys/sys.js';
 import { LOCK, O } from '../sys/constants.js';
@@ -206,7 +206,22 @@ export class StateStore {
 
   remove(id: string): void {
     validateId(id);
-    rmSync(this.dir(id), { recursive: true, force: true });
+    const dir = this.dir(id);
+    // The state dir holds files only (state, recovery, lock, fifo): unlink them, without loading
+    // Node's recursive remover (~1.5 ms); anything else (a directory) goes the long way.
+    const gone = (e: unknown) => (e as NodeJS.ErrnoException).code === 'ENOENT';
+    try {
+      for (const name of readdirSync(dir)) {
+        try {
+          unlinkSync(join(dir, name));
+        } catch (e) {
+          if (!gone(e)) throw e;
+        }
+      }
+      rmdirSync(dir);
+    } catch (e) {
+      if (!gone(e)) rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   ids(): string[] {

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateStore, validateId, type ContainerRecord } from '../../runtime/container/store.js';
@@ -30,6 +30,21 @@ test('claim is exclusive; ids are validated', () => {
   assert.throws(() => validateId('../x'), /invalid container id/);
   assert.throws(() => validateId(''), /invalid container id/);
   validateId('abc_1.2-3+4');
+});
+
+test('remove takes the state dir away: files, a directory inside, or nothing there at all', () => {
+  const s = store();
+  s.claim('a');
+  s.write(record('a'));
+  writeFileSync(join(s.dir('a'), 'lock'), '');
+  s.remove('a');
+  assert.not.ok(existsSync(s.dir('a')));
+  s.remove('a'); // already gone: fine
+  s.claim('b');
+  mkdirSync(join(s.dir('b'), 'upper', 'deep'), { recursive: true });
+  writeFileSync(join(s.dir('b'), 'upper', 'deep', 'f'), 'x');
+  s.remove('b');
+  assert.not.ok(existsSync(s.dir('b')));
 });
 
 test('state round trip; unknown ids; a corrupt state file names the file and the way out', () => {
