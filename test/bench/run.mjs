@@ -5,8 +5,10 @@
 //
 // Usage: node test/bench/run.mjs [--rounds N] [--cases cli,run,csd,query,memory,limit,concurrent]
 //          [--concurrency 100] [--concurrent-rounds 3] [--memory-rounds 5]
-//          [--tsrun-node PATH ...] [--out FILE]
+//          [--tsrun-node PATH ...] [--tsrun-also LAUNCHER ...] [--out FILE]
 // --tsrun-node adds "tsrun@nodeXX" runtimes that run the launcher with TSRUN_NODE=PATH.
+// --tsrun-also adds another tsrun build ("tsrun@2", ...: e.g. runtime/bin/tsrun of an older
+// checkout), so two builds are compared in the same paired rounds.
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +29,7 @@ const { values: opts } = parseArgs({
     'concurrent-rounds': { type: 'string', default: '3' },
     'memory-rounds': { type: 'string', default: '5' },
     'tsrun-node': { type: 'string', multiple: true, default: [] },
+    'tsrun-also': { type: 'string', multiple: true, default: [] },
     out: { type: 'string', default: join(TOP, 'test/bench/results.md') },
     'no-mount-ns': { type: 'boolean', default: false },
   },
@@ -86,12 +89,13 @@ const report = { rows: [], memory: [], notes: [] };
 
 function makeRuntimes() {
   const list = [];
-  const tsrun = (name, env) => ({ name, cmd: TSRUN, root: sb.stateRoot(name), env, global: [] });
+  const tsrun = (name, env, cmd = TSRUN) => ({ name, cmd, root: sb.stateRoot(name), env, global: [] });
   list.push(tsrun('tsrun', cleanEnv()));
   for (const node of opts['tsrun-node']) {
     const label = `tsrun@node${version(node).slice(1).split('.')[0]}`;
     list.push(tsrun(label, cleanEnv({ TSRUN_NODE: node })));
   }
+  opts['tsrun-also'].forEach((launcher, i) => list.push(tsrun(`tsrun@${i + 2}`, cleanEnv(), launcher)));
   list.push({ name: 'runc', cmd: 'runc', root: sb.stateRoot('runc'), env: cleanEnv(), global: [] });
   list.push({ name: 'crun', cmd: 'crun', root: sb.stateRoot('crun'), env: cleanEnv(), global: ['--cgroup-manager=disabled'] });
   for (const rt of list) rt.global = [...rt.global, '--root', rt.root];
@@ -376,7 +380,7 @@ function writeReport() {
     r.target ?? '',
   ]);
   const versions = [
-    `tsrun: ${TSRUN} (${runtimes.filter((r) => r.name.startsWith('tsrun')).map((r) => `${r.name} on ${r.env.TSRUN_NODE ?? 'its default Node'}`).join(', ')}; ${tsrunNode()})`,
+    `tsrun: ${TSRUN} (${runtimes.filter((r) => r.name.startsWith('tsrun')).map((r) => `${r.name}${r.cmd === TSRUN ? '' : ` = ${r.cmd}`} on ${r.env.TSRUN_NODE ?? 'its default Node'}`).join(', ')}; ${tsrunNode()})`,
     runtimeVersion('runc'),
     `${runtimeVersion('crun')} with --cgroup-manager=disabled`,
   ];

@@ -35,7 +35,8 @@ export class BenchSandbox {
 
   /** A fresh container id, remembered for cleanup. */
   id(tag) {
-    const id = `${this.prefix}-${tag}-${++this.n}`;
+    // runtime names such as "tsrun@node24" carry characters container ids may not have
+    const id = `${this.prefix}-${tag.replace(/[^\w+.-]/g, '_')}-${++this.n}`;
     this.ids.add(id);
     return id;
   }
