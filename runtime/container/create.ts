@@ -153,7 +153,14 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
         // here); made while the init sets up its rootfs, it costs `create` nothing. The init's setup
         // then charges the container ~0.25 MB (runc's init: ~2.5 MB); limits come at `ready`, as runc.
         initSettingUp: (pid) => {
-          if (!plan.newCgroupNamespace) cgroups.apply(pid);
+          if (plan.newCgroupNamespace) return;
+          try {
+            cgroups.apply(pid);
+          } catch (e) {
+            // The init gave up during its setup and is gone: its own error comes next on the sync
+            // channel, and that is what the user must see, not ESRCH from cgroup.procs.
+            if ((e as { code?: string }).code !== 'ESRCH') throw e;
+          }
           debugStep('create: init in its cgroups');
         },
         initReady: () => {
