@@ -13,7 +13,7 @@ import { AF_UNIX, SOCK_CLOEXEC, SOCK_SEQPACKET, SyncChannel, type ChildMessage }
 import { planConsole, planProcess } from '../process/build-plan.js';
 import { runExecStage1, type ExecPlan } from '../process/exec-stages.js';
 import type { NamespaceJoin } from '../process/init-plan.js';
-import { InitError } from '../process/launch.js';
+import { InitError, sendToChild } from '../process/launch.js';
 import { decodeWaitStatus, describeExit } from '../process/wait-status.js';
 import { waitForeground } from '../process/foreground.js';
 import { isSameProcess, processStartTime } from '../process/proc.js';
@@ -112,12 +112,17 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
         pidStartTime = processStartTime(pid) ?? ''; // so a cleanup kill cannot reach a reused pid
         const exit = decodeWaitStatus(sys.waitpid(stage1).status);
         if (exit.code !== 0) throw new InitError('exec', `exec stage 1 failed (${describeExit(exit)})`);
-        const cgroups = cgroupsOf(rec);
-        cgroups.apply(pid, opts.cgroup);
-        sync.send({ t: 'go' });
+        try {
+          cgroupsOf(rec).apply(pid, opts.cgroup);
+        } catch (e) {
+          // The process gave up during its setup and is gone: its own error is next on the channel.
+          if ((e as { code?: string }).code !== 'ESRCH') throw e;
+          continue;
+        }
+        sendToChild(sync, { t: 'joined' }, 'the process exited before it started');
       } else if (msg.t === 'seccomp') {
         forwardSeccompListener(sys, parentSyncFd, rec.config, hookState(rec, status), pid);
-        sync.send({ t: 'go' });
+        sendToChild(sync, { t: 'go' }, 'the process exited before it started');
       } else if (msg.t === 'error') {
         throw new InitError(msg.stage, msg.message, msg.code, msg.path);
       }

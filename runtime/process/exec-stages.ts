@@ -1,11 +1,12 @@
 // The forked stages of `tsrun exec`: join every namespace of the running container (user first),
-// fork so the process is inside the PID namespace, wait until the parent put it in the cgroup,
-// then the same final steps as the init. Child side only: Sys calls, never returns.
+// fork so the process is inside the PID namespace, then the same final steps as the init, with
+// execve only once the parent has put the process in the container's cgroups. Child side only:
+// Sys calls, never returns.
 import type { Sys } from '../sys/sys.js';
 import { PR } from '../sys/constants.js';
 import { SyncChannel, type ParentMessage } from './sync.js';
 import type { InitPlan, NamespaceJoin } from './init-plan.js';
-import { becomeProcess, execProcess, resolveExecutable } from './init.js';
+import { becomeProcess, execProcess, InitAbort, resolveExecutable } from './init.js';
 import { applyAttributes, applyInitialAffinity } from './attributes.js';
 import { loadSeccompEarly } from './seccomp-load.js';
 import { setupConsole, type ConsolePlan } from './console.js';
@@ -50,24 +51,35 @@ export function runExecStage1(sys: Sys, plan: ExecPlan): never {
 
 function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel): never {
   let stage = 'exec';
-  try {
+  // The parent's cgroup.procs write can wait 5-15 ms for the kernel (an RCU grace period): the
+  // steps below run meanwhile, and only execve waits for it.
+  let joined = false;
+  const awaitJoined = () => {
+    if (joined) return;
     const msg = sync.receive<ParentMessage>();
-    if (msg?.t === 'go') {
-      sys.setsid();
-      if (plan.console) {
-        stage = 'console';
-        setupConsole(sys, plan.console);
-        stage = 'exec';
-      }
-      for (const r of plan.process.rlimits) sys.prlimit(r.resource, r.soft, r.hard);
-      applyAttributes(sys, plan.process.attributes);
-      if (plan.seccomp?.beforeCredentials) loadSeccompEarly(sys, sync, plan.seccomp);
-      becomeProcess(sys, plan.process);
-      const path = resolveExecutable(sys, plan.process.args[0], plan.process.env);
-      execProcess(sys, plan.process, path, plan.seccomp);
+    if (msg?.t !== 'joined') throw new InitAbort();
+    joined = true;
+  };
+  try {
+    sys.setsid();
+    if (plan.console) {
+      stage = 'console';
+      setupConsole(sys, plan.console);
+      stage = 'exec';
     }
+    for (const r of plan.process.rlimits) sys.prlimit(r.resource, r.soft, r.hard);
+    applyAttributes(sys, plan.process.attributes);
+    if (plan.seccomp?.beforeCredentials) {
+      if (plan.seccomp.listener) awaitJoined(); // the listener's hand-over comes next on the channel
+      loadSeccompEarly(sys, sync, plan.seccomp);
+    }
+    becomeProcess(sys, plan.process);
+    const path = resolveExecutable(sys, plan.process.args[0], plan.process.env);
+    awaitJoined();
+    execProcess(sys, plan.process, path, plan.seccomp);
   } catch (err) {
-    report(sync, stage, err);
+    if (!(err instanceof InitAbort)) report(sync, stage, err);
   }
   sys.exit(127);
 }
+

@@ -14,7 +14,8 @@ import { applyRootfs, finishRootfs } from '../rootfs/index.js';
 import { runHookSync } from '../../hooks/sync.js';
 import { setupConsole } from './console.js';
 
-class InitAbort extends Error {}
+/** The parent gave up, or a failure was already reported to it: the stage exits quietly. */
+export class InitAbort extends Error {}
 
 /** Tell the parent; false when nobody listens any more (after `create` returned). */
 function tellParent(sync: SyncChannel, stage: string, err: unknown): boolean {

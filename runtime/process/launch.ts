@@ -45,6 +45,22 @@ export function stallForTest(stage: string): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
 
+/** Send, or, when the child already gave up (EPIPE), throw its own error message rather than EPIPE. */
+export function sendToChild(channel: SyncChannel, msg: ParentMessage, gone: string): void {
+  try {
+    channel.send(msg);
+  } catch (e) {
+    let pending: ChildMessage | undefined;
+    try {
+      pending = channel.receive<ChildMessage>();
+    } catch {
+      // nothing readable either
+    }
+    if (pending?.t === 'error') throw new InitError(pending.stage, pending.message, pending.code, pending.path);
+    throw new InitError('init', `${gone} (${(e as Error).message})`);
+  }
+}
+
 function assertSingleThreadedNode(): void {
   if (!process.execArgv.includes('--single-threaded')) {
     throw new ContainerError('tsrun must run under `node --single-threaded` (use the tsrun launcher): forking a multi-threaded Node can deadlock');
@@ -63,23 +79,9 @@ export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, o
   sys.close(plan.syncFd);
   stallForTest('fork');
   const channel = new SyncChannel(sys, plan.parentSyncFd);
-  // A send fails (EPIPE) when the init already gave up: report its own error message, not EPIPE.
   const sync = {
     receive: <T extends ChildMessage>() => channel.receive<T>(),
-    send(msg: ParentMessage) {
-      try {
-        channel.send(msg);
-      } catch (e) {
-        let pending: ChildMessage | undefined;
-        try {
-          pending = channel.receive<ChildMessage>();
-        } catch {
-          // nothing readable either
-        }
-        if (pending?.t === 'error') throw new InitError(pending.stage, pending.message, pending.code, pending.path);
-        throw new InitError('init', `container init exited before it was ready (${(e as Error).message})`);
-      }
-    },
+    send: (msg: ParentMessage) => sendToChild(channel, msg, 'container init exited before it was ready'),
   };
   let initPid = 0;
   let stage1Reaped = false;

@@ -18,6 +18,7 @@ export type ChildMessage =
 /** Messages from the parent to the init stages. */
 export type ParentMessage =
   | { t: 'go' }
+  | { t: 'joined' } // exec: the process is in the container's cgroups
   | { t: 'start'; state: string } // init placed in its cgroup; state JSON for in-container hooks
   | { t: 'abort'; message: string };
 
