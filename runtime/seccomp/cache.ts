@@ -5,7 +5,7 @@
 // when that key matches exactly, so a hash collision can only cost a compile. Only root's cache is
 // used, in a directory root owns and nobody else may write: a planted program would be a hole.
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SECCOMP_COMPILER_VERSION, type CompiledSeccomp } from './compile.js';
 import type { LinuxSeccompProfile } from './profile.js';
 
@@ -66,7 +66,12 @@ function readKept(dir: string, file: string, key: string): CompiledSeccomp | und
 
 function keep(dir: string, file: string, entry: CacheFile): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirSync(dirname(dir), { recursive: true, mode: 0o755 }); // /var/lib/tsrun is shared with exe/ and layers/
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
     if (!trustedDir(dir)) return;
     const names = readdirSync(dir);
     if (names.length >= MAX_ENTRIES) for (const n of names) unlinkSync(join(dir, n));

@@ -2,7 +2,7 @@
 // profile; anything doubtful (other key, untrusted directory or file) compiles again.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileCached, compileSeccomp, SECCOMP_COMPILER_VERSION } from '../../runtime/seccomp/index.js';
@@ -15,7 +15,7 @@ let top = '';
 let dir = '';
 t.before.each(() => {
   top = mkdtempSync(join(tmpdir(), 'tsrun-test-seccomp-cache-'));
-  dir = join(top, 'cache');
+  dir = join(top, 'lib', 'cache');
 });
 t.after.each(() => rmSync(top, { recursive: true, force: true }));
 
@@ -29,6 +29,7 @@ t('a miss compiles and keeps the program; a hit returns the same bytes without c
   const first = compileCached(docker, 'x64', a.compile, dir);
   assert.is(a.calls, 1);
   assert.equal(readdirSync(dir).length, 1);
+  assert.is(statSync(dir).mode & 0o777, 0o700, 'the cache itself is root\'s alone');
   const b = counting(docker);
   const second = compileCached(docker, 'x64', b.compile, dir);
   assert.is(b.calls, 0, 'kept');
@@ -78,12 +79,17 @@ t('a directory others may write to, or a file root does not own, is ignored', ()
   assert.is(c.calls, 1, 'truncated file');
 });
 
+t('the directories above the cache are made traversable (they are shared), the cache is not', () => {
+  compileCached(small, 'x64', counting(small).compile, dir);
+  assert.is(statSync(join(top, 'lib')).mode & 0o777, 0o755);
+  assert.is(statSync(dir).mode & 0o777, 0o700);
+});
+
 t('no cache directory ("", as for non-root): just compile', () => {
   const c = counting(small);
   compileCached(small, 'x64', c.compile, '');
   assert.is(c.calls, 1);
-  mkdirSync(dir);
-  assert.equal(readdirSync(dir), []);
+  assert.equal(readdirSync(top), [], 'nothing written anywhere');
 });
 
 // The kept programs are named by SECCOMP_COMPILER_VERSION: a change to what the compiler emits must
