@@ -4,7 +4,7 @@
 // Writes the tables to test/bench/results.md. Needs root (it creates containers and cgroups).
 //
 // Usage: node test/bench/run.mjs [--rounds N] [--cases cli,run,csd,query,memory,limit,concurrent]
-//          [--concurrency 100] [--concurrent-rounds 3] [--memory-rounds 5]
+//          [--concurrency 100] [--concurrent-rounds 5] [--memory-rounds 5]
 //          [--tsrun-node PATH ...] [--tsrun-also LAUNCHER ...] [--out FILE]
 // --tsrun-node adds "tsrun@nodeXX" runtimes that run the launcher with TSRUN_NODE=PATH.
 // --tsrun-also adds another tsrun build ("tsrun@2", ...: e.g. runtime/bin/tsrun of an older
@@ -23,10 +23,10 @@ import { processMemory, waitGone } from './lib/procmem.mjs';
 const ALL_CASES = ['cli', 'run', 'csd', 'query', 'memory', 'limit', 'concurrent'];
 const { values: opts } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '30' },
     cases: { type: 'string', default: ALL_CASES.join(',') },
     concurrency: { type: 'string', default: '100' },
-    'concurrent-rounds': { type: 'string', default: '3' },
+    'concurrent-rounds': { type: 'string', default: '5' },
     'memory-rounds': { type: 'string', default: '5' },
     'tsrun-node': { type: 'string', multiple: true, default: [] },
     'tsrun-also': { type: 'string', multiple: true, default: [] },
