@@ -241,7 +241,7 @@ export const commands: Record<string, Command> = {
       if (positional.length) throw new UsageError('seal-node takes no arguments');
       const { sealNode, removeSealedNodes } = await import('../process/sealed-node.js');
       if (bool(flags, 'remove')) removeSealedNodes(linuxSys);
-      else process.stdout.write(`${sealNode(linuxSys, process.execPath).path}\n`);
+      else writeOut(`${sealNode(linuxSys, process.execPath).path}\n`);
       return 0;
     },
   },

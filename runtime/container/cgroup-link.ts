@@ -40,3 +40,18 @@ export function cgroupsFor(id: string, spec: Spec, opts: { systemd: boolean; roo
 export function cgroupsOf(rec: ContainerRecord): CgroupManager {
   return loadCgroupManager(rec.cgroupPaths, { rootless: rec.rootless, linuxDevices: rec.config.linux?.devices, warn });
 }
+
+/**
+ * A cgroup join of a process that sets itself up meanwhile (the init, an exec'd process). False when
+ * it already gave up and exited (ESRCH from cgroup.procs): its own error comes next on the sync
+ * channel, and that is what the user must see.
+ */
+export function joinUnlessExited(join: () => void): boolean {
+  try {
+    join();
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ESRCH') return false;
+    throw e;
+  }
+}

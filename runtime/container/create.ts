@@ -18,7 +18,7 @@ import { processStartTime } from '../process/proc.js';
 import { planRootfs } from '../rootfs/index.js';
 import { prepareIdmappedMounts } from '../rootfs/idmapped-trees.js';
 import { prepareRootfs, releaseRootfs } from '../../bundles/rootfs.js';
-import { cgroupsFor, type ContainerCgroups } from './cgroup-link.js';
+import { cgroupsFor, joinUnlessExited, type ContainerCgroups } from './cgroup-link.js';
 import { compileSeccompFor, forwardSeccompListener } from './seccomp-link.js';
 import { hookState } from './hook-state.js';
 import { killAndReap } from './reap.js';
@@ -138,9 +138,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
             cgroups.apply(pid); // the init's cgroup namespace is rooted there
             cgroups.set();
           }
-          rec.pid = pid;
-          rec.pidStartTime = processStartTime(pid) ?? '';
-          store.write(rec);
+          store.write(rec); // with the pid and start time, noted as soon as the pid came
           return JSON.stringify(hookState(rec, 'creating'));
         },
         runtimeHooks: async () => {
@@ -153,14 +151,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
         // here); made while the init sets up its rootfs, it costs `create` nothing. The init's setup
         // then charges the container ~0.25 MB (runc's init: ~2.5 MB); limits come at `ready`, as runc.
         initSettingUp: (pid) => {
-          if (plan.newCgroupNamespace) return;
-          try {
-            cgroups.apply(pid);
-          } catch (e) {
-            // The init gave up during its setup and is gone: its own error comes next on the sync
-            // channel, and that is what the user must see, not ESRCH from cgroup.procs.
-            if ((e as { code?: string }).code !== 'ESRCH') throw e;
-          }
+          if (!plan.newCgroupNamespace) joinUnlessExited(() => cgroups.apply(pid));
           debugStep('create: init in its cgroups');
         },
         initReady: () => {
@@ -171,8 +162,9 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       },
       (pid) => {
         debugStep(`create: init is pid ${pid}`);
-        const startTime = processStartTime(pid) ?? ''; // the init is alive now: it waits for 'start'
-        cleanups.push(() => killAndReap(sys, pid, startTime));
+        rec.pid = pid;
+        rec.pidStartTime = processStartTime(pid) ?? ''; // the init is alive now: it waits for 'start'
+        cleanups.push(() => killAndReap(sys, pid, rec.pidStartTime));
       },
     );
     for (const fd of fds) sys.close(fd);

@@ -17,7 +17,7 @@ import { InitError, sendToChild } from '../process/launch.js';
 import { decodeWaitStatus, describeExit } from '../process/wait-status.js';
 import { waitForeground } from '../process/foreground.js';
 import { isSameProcess, processStartTime } from '../process/proc.js';
-import { cgroupsOf } from './cgroup-link.js';
+import { cgroupsOf, joinUnlessExited } from './cgroup-link.js';
 import { compileSeccompFor, forwardSeccompListener } from './seccomp-link.js';
 import { hookState } from './hook-state.js';
 import { writeFileAtomic } from './store.js';
@@ -112,13 +112,7 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
         pidStartTime = processStartTime(pid) ?? ''; // so a cleanup kill cannot reach a reused pid
         const exit = decodeWaitStatus(sys.waitpid(stage1).status);
         if (exit.code !== 0) throw new InitError('exec', `exec stage 1 failed (${describeExit(exit)})`);
-        try {
-          cgroupsOf(rec).apply(pid, opts.cgroup);
-        } catch (e) {
-          // The process gave up during its setup and is gone: its own error is next on the channel.
-          if ((e as { code?: string }).code !== 'ESRCH') throw e;
-          continue;
-        }
+        if (!joinUnlessExited(() => cgroupsOf(rec).apply(pid, opts.cgroup))) continue;
         sendToChild(sync, { t: 'joined' }, 'the process exited before it started');
       } else if (msg.t === 'seccomp') {
         forwardSeccompListener(sys, parentSyncFd, rec.config, hookState(rec, status), pid);

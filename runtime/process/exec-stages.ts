@@ -82,4 +82,3 @@ function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel): never {
   }
   sys.exit(127);
 }
-

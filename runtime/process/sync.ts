@@ -19,7 +19,7 @@ export type ChildMessage =
 export type ParentMessage =
   | { t: 'go' }
   | { t: 'joined' } // exec: the process is in the container's cgroups
-  | { t: 'start'; state: string } // init placed in its cgroup; state JSON for in-container hooks
+  | { t: 'start'; state: string } // init: set up now (state JSON for in-container hooks)
   | { t: 'abort'; message: string };
 
 const MAX_MESSAGE = 256 * 1024;
