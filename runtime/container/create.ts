@@ -13,6 +13,7 @@ import { ContainerError } from './errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_SEQPACKET } from '../process/sync.js';
 import { buildInitPlan, openNamespaceJoins } from '../process/build-plan.js';
 import { launchInit } from '../process/launch.js';
+import { prepareWaitingInit, userNamespaceOwnsProgram } from '../process/waiting-init/index.js';
 import { writeIdMaps } from '../process/idmap.js';
 import { processStartTime } from '../process/proc.js';
 import { planRootfs } from '../rootfs/index.js';
@@ -125,6 +126,11 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       { spec: withListenFds(spec, listenFds), rootfs: rootfsPlan, syncFd, parentSyncFd, fifoFd, preserveFds: listenFds + opts.preserveFds, rootless, seccomp: compileSeccompFor(spec), console: terminalSocket },
       joins,
     );
+    const waiting = prepareWaitingInit(sys, plan, { userNamespaceOwnsProgram: userNamespaceOwnsProgram(spec, { uid: sys.geteuid(), gid: process.getegid!() }) });
+    if ('fd' in waiting) {
+      plan.waitingInitFd = waiting.fd;
+      fds.push(waiting.fd);
+    } else debugStep(`create: the init will wait as Node: ${waiting.waitAsNode}`);
     const rec = record;
     fds.splice(fds.indexOf(parentSyncFd), 1); // launchInit owns both ends of the sync channel now
     fds.splice(fds.indexOf(syncFd), 1);

@@ -36,6 +36,8 @@ export interface InitPlan {
   sysctl: [path: string, value: string][];
   /** O_PATH fd of the exec fifo, reopened for writing through /proc/self/fd after pivot_root. */
   fifoFd: number;
+  /** A sealed memfd holding the program the init execs once ready (waiting-init/), if it may. */
+  waitingInitFd?: number;
   runtimeHooks: boolean; // prestart/createRuntime hooks exist: ask the parent to run them
   createContainerHooks: Hook[];
   startContainerHooks: Hook[];

@@ -13,6 +13,7 @@ import { enterCwd } from './cwd.js';
 import { applyRootfs, finishRootfs } from '../rootfs/index.js';
 import { runHookSync } from '../../hooks/sync.js';
 import { setupConsole } from './console.js';
+import { becomeWaitingInit } from './waiting-init/index.js';
 
 /** The parent gave up, or a failure was already reported to it: the stage exits quietly. */
 export class InitAbort extends Error {}
@@ -77,7 +78,10 @@ export function runStage1(sys: Sys, plan: InitPlan): never {
   sys.exit(code);
 }
 
-/** Stage 2, the init: rootfs, identity, wait for `start`, then execve the user's process. */
+/**
+ * Stage 2, the init: rootfs, identity, wait for `start`, then execve the user's process. Once
+ * ready it becomes the waiting-init program where the plan has one, which does the rest.
+ */
 function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
   let stage = 'init';
   try {
@@ -129,6 +133,10 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
       const path = resolveExecutable(sys, proc.args[0], proc.env);
 
       sync.send({ t: 'ready' });
+      if (plan.waitingInitFd !== undefined) {
+        prepareExec(sys, proc.preserveFds);
+        becomeWaitingInit(sys, plan.waitingInitFd, plan.fifoFd, path, proc); // returns only if refused
+      }
       stage = 'start';
       // The write end stays open, close-on-exec and above the fds the process keeps: `start` reads
       // EOF when execve succeeds (or the init dies), and only then runs the poststart hooks.

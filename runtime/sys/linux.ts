@@ -136,6 +136,10 @@ export class LinuxSys implements Sys {
     fn('int execve(const char *, const char **, const char **)')(path, cstrArray(argv), cstrArray(envp));
     throw new SyscallError('execve', errno(), path);
   }
+  execveat(dirfd: number, path: string, argv: string[], envp: string[], flags: number): never {
+    fn('int execveat(int, const char *, const char **, const char **, int)')(dirfd, path, cstrArray(argv), cstrArray(envp), flags);
+    throw new SyscallError('execveat', errno(), path || undefined);
+  }
   execvpe(file: string, argv: string[], envp: string[]): never {
     fn('int execvpe(const char *, const char **, const char **)')(file, cstrArray(argv), cstrArray(envp));
     throw new SyscallError('execvpe', errno(), file);
@@ -381,6 +385,9 @@ export class LinuxSys implements Sys {
     const fds = new Int32Array(2);
     check(fn('int pipe2(_Out_ int *, int)', 'pipe2')(fds, flags), 'pipe2');
     return [fds[0], fds[1]];
+  }
+  memfdCreate(name: string, flags: number): number {
+    return check(fn('int memfd_create(const char *, uint)')(name, flags), 'memfd_create', name);
   }
   socketpair(domain: number, type: number, protocol: number): [number, number] {
     const fds = new Int32Array(2);

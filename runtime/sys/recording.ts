@@ -57,6 +57,8 @@ const defaults: Partial<Record<keyof Sys, (...args: any[]) => unknown>> = {
   exit: (code: number) => { throw new Error(`exit(${code})`); },
   execve: () => { throw new Error('execve'); },
   execvpe: () => { throw new Error('execvpe'); },
+  execveat: () => { throw new Error('execveat'); },
+  memfdCreate: () => 24,
   allocNative: (size: number) => {
     const mem = Buffer.alloc(size);
     return {

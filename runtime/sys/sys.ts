@@ -36,6 +36,8 @@ export interface Sys {
   exit(code: number): never;
   /** Only returns by throwing. */
   execve(path: string, argv: string[], envp: string[]): never;
+  /** execveat(2), e.g. a memfd with AT_EMPTY_PATH and path ''. Only returns by throwing. */
+  execveat(dirfd: number, path: string, argv: string[], envp: string[], flags: number): never;
   /** execvp-like: searches `PATH` from `envp` when `file` has no slash. Only returns by throwing. */
   execvpe(file: string, argv: string[], envp: string[]): never;
   waitpid(pid: number, flags?: number): WaitResult;
@@ -131,6 +133,8 @@ export interface Sys {
   read(fd: number, buf: Buffer, length?: number): number;
   write(fd: number, buf: Buffer | string): number;
   pipe2(flags: number): [number, number];
+  /** memfd_create(2): MFD_* flags. */
+  memfdCreate(name: string, flags: number): number;
   socketpair(domain: number, type: number, protocol: number): [number, number];
   dup3(oldfd: number, newfd: number, flags: number): number;
   fcntl(fd: number, cmd: number, arg?: number): number;

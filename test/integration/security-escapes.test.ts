@@ -1,7 +1,8 @@
 // Regression tests for runc's container escape classes, each tried from inside a real container:
-//  - CVE-2019-5736: the init (Node) is non-dumpable while in the container's namespaces, so a
-//    container process cannot open /proc/1/exe; and it runs from a sealed (immutable) copy of
-//    Node, so a `#!/proc/self/exe` entrypoint cannot write to the Node it gets.
+//  - CVE-2019-5736: the waiting init (the waiting-init program, or Node) is non-dumpable while in
+//    the container's namespaces, so a container process cannot open /proc/1/exe; the program is a
+//    sealed memfd and Node runs from a sealed (immutable) copy, so a `#!/proc/self/exe` entrypoint
+//    cannot write to the binary it gets.
 //  - CVE-2024-21626: no host fd reaches the container process, and a cwd through
 //    /proc/self/fd/N that lands outside the container root is refused.
 //  - CVE-2021-30465: mount destinations that are (or become, by a racing swap) symlinks are
@@ -17,6 +18,9 @@ import { join } from 'node:path';
 import { Sandbox, TSRUN } from '../support/containers.js';
 import { makeBusyboxRootfs } from '../support/busybox-rootfs.js';
 import { CAPABILITIES } from '../../spec/names.js';
+import type { Spec } from '../../spec/types.js';
+import { linuxSys as sys } from '../../runtime/sys/linux.js';
+import { F_GET_SEALS, F_SEAL, O } from '../../runtime/sys/constants.js';
 
 const t = suite('security-escapes');
 let sb: Sandbox;
@@ -29,41 +33,85 @@ const lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
 const ALL_CAPS = CAPABILITIES.slice(0, lastCap + 1) as string[];
 const USERNS_MAP = [{ containerID: 0, hostID: 100000, size: 65536 }];
 
-t('CVE-2019-5736: the waiting init is non-dumpable: /proc/1/exe is closed even to a fully privileged container process', () => {
-  const id = sb.id();
-  const bundle = sb.bundle(['true'], (s) => {
-    s.linux!.namespaces!.push({ type: 'user' });
-    s.linux!.uidMappings = USERNS_MAP;
-    s.linux!.gidMappings = USERNS_MAP;
-  });
-  const nodeBinary = readlinkSync(`/proc/self/exe`);
-  const before = createHash('sha256').update(readFileSync(nodeBinary)).digest('hex');
-  assert.is(sb.tsrun(['create', '--bundle', bundle, id]).code, 0);
-  const init = JSON.parse(sb.tsrun(['state', id]).stdout).pid;
-  assert.match(readlinkSync(`/proc/${init}/exe`), /node/, 'the created container\'s init is still Node');
+/** A startContainer hook runs JavaScript in the init after `start`, so the init waits as Node. */
+const WAIT_AS_NODE = (s: Spec) => {
+  s.hooks = { startContainer: [{ path: '/bin/true' }] };
+};
+const WAITING_FORMS: [string, RegExp, (s: Spec) => void][] = [
+  ['the waiting-init program', /^\/memfd:tsrun-init \(deleted\)$/, () => {}],
+  ['Node (with a startContainer hook)', /node/, WAIT_AS_NODE],
+];
 
-  // Every capability (CAP_SYS_PTRACE too) inside the container's user namespace.
-  const proc = join(sb.dir, 'process.json');
-  writeFileSync(proc, JSON.stringify({
-    args: ['sh', '-c', [
-      'cat /proc/1/exe > /dev/null 2>&1; echo read=$?',
-      'echo x 2>/dev/null >> /proc/1/exe; echo write=$?',
-      'ls /proc/1/fd > /dev/null 2>&1; echo fds=$?',
-      // Control: a dumpable process in the container is readable with these capabilities, so the
-      // refusals above come from the init being non-dumpable.
-      'sleep 5 & cat /proc/$!/exe > /dev/null; echo control=$?; kill $!',
-    ].join('; ')],
-    cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'],
-    capabilities: { bounding: ALL_CAPS, effective: ALL_CAPS, permitted: ALL_CAPS },
-  }));
-  const r = sb.tsrun(['exec', '--process', proc, id]);
-  assert.is(r.code, 0, r.stderr);
-  assert.is(r.stdout, 'read=1\nwrite=1\nfds=1\ncontrol=0\n');
-  const after = createHash('sha256').update(readFileSync(nodeBinary)).digest('hex');
-  assert.is(after, before, 'the host binary is unchanged');
+for (const [form, exe, edit] of WAITING_FORMS) {
+  t(`CVE-2019-5736: the waiting init (${form}) is non-dumpable: /proc/1/exe is closed even to a fully privileged container process`, () => {
+    const id = sb.id();
+    const bundle = sb.bundle(['true'], (s) => {
+      s.linux!.namespaces!.push({ type: 'user' });
+      s.linux!.uidMappings = USERNS_MAP;
+      s.linux!.gidMappings = USERNS_MAP;
+      edit(s);
+    });
+    const nodeBinary = readlinkSync(`/proc/self/exe`);
+    const before = createHash('sha256').update(readFileSync(nodeBinary)).digest('hex');
+    assert.is(sb.tsrun(['create', '--bundle', bundle, id]).code, 0);
+    const init = JSON.parse(sb.tsrun(['state', id]).stdout).pid;
+    assert.match(readlinkSync(`/proc/${init}/exe`), exe);
+
+    // Every capability (CAP_SYS_PTRACE too) inside the container's user namespace.
+    const proc = join(sb.dir, 'process.json');
+    writeFileSync(proc, JSON.stringify({
+      args: ['sh', '-c', [
+        'cat /proc/1/exe > /dev/null 2>&1; echo read=$?',
+        'echo x 2>/dev/null >> /proc/1/exe; echo write=$?',
+        'ls /proc/1/fd > /dev/null 2>&1; echo fds=$?',
+        // Control: a dumpable process in the container is readable with these capabilities, so the
+        // refusals above come from the init being non-dumpable.
+        'sleep 5 & cat /proc/$!/exe > /dev/null; echo control=$?; kill $!',
+      ].join('; ')],
+      cwd: '/', user: { uid: 0, gid: 0 }, env: ['PATH=/bin'],
+      capabilities: { bounding: ALL_CAPS, effective: ALL_CAPS, permitted: ALL_CAPS },
+    }));
+    const r = sb.tsrun(['exec', '--process', proc, id]);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(r.stdout, 'read=1\nwrite=1\nfds=1\ncontrol=0\n');
+    const after = createHash('sha256').update(readFileSync(nodeBinary)).digest('hex');
+    assert.is(after, before, 'the host binary is unchanged');
+  });
+}
+
+t('CVE-2019-5736: the waiting-init program is sealed, and as an interpreter it only fails', () => {
+  // Its /proc/PID/exe is what a `#!/proc/self/exe` entrypoint gets: a memfd nobody may write,
+  // grow or shrink, seals included (F_SEAL_SEAL), and whose program stops at once without the
+  // init's exec fifo.
+  const id = sb.id();
+  const rootfs = join(sb.dir, 'rootfs');
+  makeBusyboxRootfs(rootfs);
+  writeFileSync(join(rootfs, 'attack'), '#!/proc/self/exe\n', { mode: 0o755 });
+  const bundle = sb.bundle(['/attack'], (s) => {
+    s.root = { path: rootfs };
+  });
+  const log = join(sb.dir, 'container-output');
+  const out = openSync(log, 'w');
+  try {
+    const c = sb.tsrun(['create', '--bundle', bundle, id], { stdio: ['ignore', out, out] });
+    assert.is(c.code, 0, readFileSync(log, 'utf8'));
+  } finally {
+    closeSync(out);
+  }
+  const init = JSON.parse(sb.tsrun(['state', id]).stdout).pid;
+  const fd = sys.open(`/proc/${init}/exe`, O.RDONLY | O.CLOEXEC);
+  try {
+    assert.is(sys.fcntl(fd, F_GET_SEALS), F_SEAL.SEAL | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE);
+    assert.is(sys.fstat(fd).mode & 0o7777, 0o111, 'execute-only');
+  } finally {
+    sys.close(fd);
+  }
+  assert.is(sb.tsrun(['start', id]).code, 0);
+  for (let i = 0; i < 100 && JSON.parse(sb.tsrun(['state', id]).stdout).status !== 'stopped'; i++) spawnSync('sleep', ['0.05']);
+  assert.is(readFileSync(log, 'utf8'), 'tsrun init: start: open exec fifo: ENOENT\n');
 });
 
-t('CVE-2019-5736: a `#!/proc/self/exe` entrypoint runs the sealed Node, which nobody can open for writing', () => {
+t('CVE-2019-5736: with an init waiting as Node, a `#!/proc/self/exe` entrypoint runs the sealed Node, which nobody can open for writing', () => {
   // The kernel resolves the interpreter /proc/self/exe to the init's own binary: Node, run inside
   // the container (given the host's libraries). Unsealed, a write-open fails only with ETXTBSY,
   // which ends when no Node runs; the sealed copy refuses it for good (EPERM, immutable).
@@ -79,6 +127,7 @@ t('CVE-2019-5736: a `#!/proc/self/exe` entrypoint runs the sealed Node, which no
     'console.log(`open-rw=${rw} exe=${fs.readlinkSync("/proc/self/exe")}`);',
   ].join('\n'), { mode: 0o755 });
   const bundle = sb.bundle(['/attack'], (s) => {
+    WAIT_AS_NODE(s);
     s.root = { path: rootfs };
     for (const dir of ['/usr/lib', '/usr/lib64']) s.mounts!.push({ destination: dir, type: 'bind', source: dir, options: ['rbind', 'ro'] });
   });

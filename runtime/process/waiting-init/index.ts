@@ -1,0 +1,97 @@
+// The waiting init (program.ts): when a container's init may become it, and how it gets there.
+// The parent puts the program in a sealed memfd before the fork; the init, once ready, execs it
+// (execveat, AT_EMPTY_PATH), so that the Node it was forked from is gone while it waits for
+// `start`. Where it may not, the init waits as Node, as before: same behaviour, more memory.
+import type { Sys } from '../../sys/sys.js';
+import { AT, F, F_ADD_SEALS, F_SEAL, MFD } from '../../sys/constants.js';
+import type { InitPlan } from '../init-plan.js';
+import type { IDMapping, Spec } from '../../../spec/types.js';
+import { AUDIT_ARCH, SECCOMP_RET } from '../../seccomp/constants.js';
+import { syscallTable } from '../../seccomp/arch.js';
+import { runFilter } from '../../seccomp/vm.js';
+import { WAITING_INIT_NAME, waitingInitEnvironment, waitingInitX86_64 } from './program.js';
+
+/** What the init and the program call from the execveat on, with the arguments known beforehand. */
+const SYSCALLS_AFTER_READY: [name: string, args: bigint[]][] = [
+  ['execveat', [0n, 0n, 0n, 0n, BigInt(AT.EMPTY_PATH)]],
+  ['prctl', []],
+  ['openat', [BigInt.asUintN(64, BigInt(AT.FDCWD))]],
+  ['write', []],
+  ['close', []],
+  ['execve', []],
+  ['exit_group', []],
+];
+
+export interface WaitingInitContext {
+  /**
+   * The container's user namespace maps both tsrun's uid and gid, or is joined by path (unknown):
+   * the kernel then counts the program as the container root's own, and lets a container process
+   * with CAP_SYS_PTRACE trace it although it is not dumpable (a fork of Node keeps the host's).
+   */
+  userNamespaceOwnsProgram: boolean;
+  arch?: NodeJS.Architecture;
+}
+
+/**
+ * Why the init of this plan must wait as Node, or undefined when it can become the program:
+ * startContainer hooks run from the init after `start` (hooks/sync.ts is JavaScript); a filter
+ * loaded before `ready` (without no_new_privs) applies to the program's own calls, so it must
+ * allow each of them (checked on the compiled filter); the program exists for x86-64 only.
+ */
+export function whyWaitAsNode(plan: InitPlan, ctx: WaitingInitContext): string | undefined {
+  const arch = ctx.arch ?? process.arch;
+  if (arch !== 'x64') return `no waiting init for ${arch}`;
+  if (plan.startContainerHooks.length) return 'startContainer hooks run from the init';
+  if (ctx.userNamespaceOwnsProgram) return "the user namespace maps tsrun's own uid and gid";
+  if (plan.seccomp?.beforeCredentials) {
+    const table = syscallTable('x86_64');
+    for (const [name, args] of SYSCALLS_AFTER_READY) {
+      const action = (runFilter(plan.seccomp.filter, { nr: table.get(name)!, arch: AUDIT_ARCH.X86_64, args }).ret & 0xffff0000) >>> 0;
+      if (action !== SECCOMP_RET.ALLOW && action !== SECCOMP_RET.LOG) return `the seccomp profile does not allow ${name}`;
+    }
+  }
+  return undefined;
+}
+
+/** WaitingInitContext.userNamespaceOwnsProgram for a config run by `ids` (tsrun's euid and egid). */
+export function userNamespaceOwnsProgram(spec: Spec, ids: { uid: number; gid: number }): boolean {
+  const userns = spec.linux?.namespaces?.find((n) => n.type === 'user');
+  if (!userns) return false;
+  if (userns.path) return true;
+  const maps = (ranges: IDMapping[] | undefined, id: number) => (ranges ?? []).some((r) => id >= r.hostID && id - r.hostID < r.size);
+  return maps(spec.linux?.uidMappings, ids.uid) && maps(spec.linux?.gidMappings, ids.gid);
+}
+
+/** The program for this plan in a sealed, close-on-exec memfd, or why the init waits as Node. */
+export function prepareWaitingInit(sys: Sys, plan: InitPlan, ctx: WaitingInitContext): { fd: number } | { waitAsNode: string } {
+  const why = whyWaitAsNode(plan, ctx);
+  if (why !== undefined) return { waitAsNode: why };
+  const lateSeccomp = plan.seccomp && !plan.seccomp.beforeCredentials ? plan.seccomp : undefined;
+  const program = waitingInitX86_64({ fifoFd: plan.fifoFd, argCount: plan.process.args.length, seccomp: lateSeccomp });
+  const fd = sys.memfdCreate(WAITING_INIT_NAME, MFD.CLOEXEC | MFD.ALLOW_SEALING);
+  try {
+    for (let done = 0; done < program.length; ) done += sys.write(fd, program.subarray(done));
+    // Execute-only: a program its user may not read stays non-dumpable and keeps its mm in the
+    // host's user namespace (the kernel's would_dump), out of reach of the container's root.
+    sys.fchmod(fd, 0o111);
+    // As runc's memfd copy of itself (CVE-2019-5736): nobody may change what /proc/PID/exe is.
+    sys.fcntl(fd, F_ADD_SEALS, F_SEAL.SEAL | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE);
+    return { fd };
+  } catch (e) {
+    sys.close(fd);
+    throw e;
+  }
+}
+
+/**
+ * In the init, ready, with every fd but stdio and preserved ones close-on-exec and signals reset:
+ * exec the program. Returns only if the kernel refused, and then the init waits as Node.
+ */
+export function becomeWaitingInit(sys: Sys, programFd: number, fifoFd: number, path: string, proc: InitPlan['process']): void {
+  try {
+    sys.fcntl(fifoFd, F.SETFD, 0); // the program reopens it through /proc/self/fd, then closes it
+    sys.execveat(programFd, '', [WAITING_INIT_NAME], waitingInitEnvironment(path, proc), AT.EMPTY_PATH);
+  } catch {
+    // e.g. a kernel that refuses to exec memfds (vm.memfd_noexec = 2)
+  }
+}

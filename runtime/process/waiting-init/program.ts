@@ -1,0 +1,156 @@
+// The program a container's init becomes once it is ready: it waits for `tsrun start`, then execs
+// the container's process. What it does is what the Node init would do from there (init.ts), in a
+// few hundred bytes of x86-64 instead of a ~9 MB fork of Node that nobody shares once `create` exits.
+//
+//   argv: [name] only, so that ps shows what waits; envp: [path of the process, its args..., "",
+//   its environment...]: the program cuts envp in two where the "" is (the count of args is built in)
+//   1. prctl(PR_SET_DUMPABLE, 0): nobody in the container may ptrace it or open its fds via /proc
+//   2. open /proc/self/fd/<fifo> for writing: blocks until `start` opens the exec fifo for reading
+//   3. write "0" to it (start reads it, then waits for EOF: the fd is close-on-exec), close <fifo>
+//   4. seccomp(SECCOMP_SET_MODE_FILTER) when the filter is loaded last (no_new_privs)
+//   5. execve(path, args, environment)
+// A failing step writes `tsrun init: <what>: <errno name>` to stderr and exits 127, as the Node
+// init does after `start` (nobody else is listening by then).
+import { Assembler, Cond, Reg } from './x86-64.js';
+import { elfExecutable, EM_X86_64, HEADERS_SIZE, LOAD_ADDRESS } from './elf.js';
+import { syscallTable } from '../../seccomp/arch.js';
+import { AT, O, PR, errnoName } from '../../sys/constants.js';
+
+export interface WaitingInitSpec {
+  /** The exec fifo, open O_PATH in the init (and not close-on-exec). */
+  fifoFd: number;
+  /** How many args the process has (its argv, without the path). */
+  argCount: number;
+  /** A seccomp filter to load right before execve (the process has no_new_privs). */
+  seccomp?: { flags: number; filter: Buffer };
+}
+
+/** What /proc/PID/comm shows while the init waits. */
+export const WAITING_INIT_NAME = 'tsrun-init';
+/** The program's envp: what it execs, as its comment at the top says. */
+export function waitingInitEnvironment(path: string, proc: { args: string[]; env: string[] }): string[] {
+  return [path, ...proc.args, '', ...proc.env];
+}
+
+/** Errno names are looked up in a table up to this number; larger ones print as "unknown errno". */
+const ERRNO_TABLE_SIZE = 134;
+const SECCOMP_SET_MODE_FILTER = 1;
+const EXIT_FAILED = 127;
+
+/** Constant data placed before the code, each item at a known absolute address. */
+class DataSection {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly base: number) {}
+
+  add(bytes: Buffer | string, align = 1): { address: number; length: number } {
+    const data = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    const pad = (align - (this.size % align)) % align;
+    if (pad) this.push(Buffer.alloc(pad));
+    const address = this.base + this.size;
+    this.push(data);
+    return { address, length: data.length };
+  }
+
+  /** Its bytes, padded so that code placed after it starts 16-byte aligned. */
+  bytes(): Buffer {
+    return Buffer.concat([...this.parts, Buffer.alloc((16 - (this.size % 16)) % 16)]);
+  }
+
+  private push(b: Buffer): void {
+    this.parts.push(b);
+    this.size += b.length;
+  }
+}
+
+/** The waiting init as a static x86-64 ELF executable. */
+export function waitingInitX86_64(spec: WaitingInitSpec): Buffer {
+  const nr = syscallTable('x86_64');
+  const syscallNr = (name: string) => nr.get(name)!;
+  const data = new DataSection(LOAD_ADDRESS + HEADERS_SIZE);
+
+  const name = data.add(`${WAITING_INIT_NAME}\0`);
+  const fifoPath = data.add(`/proc/self/fd/${spec.fifoFd}\0`);
+  const started = data.add('0');
+  const newline = data.add('\n');
+  const messages = {
+    open: data.add('tsrun init: start: open exec fifo: '),
+    write: data.add('tsrun init: start: write exec fifo: '),
+    seccomp: data.add('tsrun init: process: seccomp: '),
+    execve: data.add('tsrun init: process: execve '),
+    colon: data.add(': '),
+    unknown: data.add('unknown errno'),
+  };
+  const errnoNames = Array.from({ length: ERRNO_TABLE_SIZE }, (_, n) => data.add(errnoName(n)));
+  const errnoTable = Buffer.alloc(ERRNO_TABLE_SIZE * 8); // {u32 address, u32 length} per errno
+  errnoNames.forEach((s, n) => {
+    errnoTable.writeUInt32LE(s.address, n * 8);
+    errnoTable.writeUInt32LE(s.length, n * 8 + 4);
+  });
+  const table = data.add(errnoTable, 8);
+  let fprog: { address: number } | undefined;
+  if (spec.seccomp) {
+    const filter = data.add(spec.seccomp.filter, 8);
+    const sockFprog = Buffer.alloc(16); // struct sock_fprog { u16 len; struct sock_filter *filter }
+    sockFprog.writeUInt16LE(spec.seccomp.filter.length / 8, 0);
+    sockFprog.writeBigUInt64LE(BigInt(filter.address), 8);
+    fprog = data.add(sockFprog, 8);
+  }
+
+  const a = new Assembler();
+  const call = (syscall: string, ...args: (number | bigint)[]) => {
+    const argRegs = [Reg.rdi, Reg.rsi, Reg.rdx, Reg.r10];
+    args.forEach((v, i) => a.movImm(argRegs[i], v));
+    a.movImm(Reg.rax, syscallNr(syscall)).syscall();
+  };
+  let checks = 0;
+  /** On a negative result: keep -errno in rbx, the message in r12/r13, and go to `fail`. */
+  const failUnlessOk = (message: { address: number; length: number }) => {
+    const ok = `ok${checks++}`;
+    a.test(Reg.rax).jumpIf(Cond.notSign, ok);
+    a.mov(Reg.rbx, Reg.rax).movImm(Reg.r12, message.address).movImm(Reg.r13, message.length).jump('fail');
+    a.label(ok);
+  };
+
+  call('prctl', PR.SET_DUMPABLE, 0);
+  call('prctl', PR.SET_NAME, name.address);
+  call('openat', AT.FDCWD, fifoPath.address, O.WRONLY | O.CLOEXEC);
+  failUnlessOk(messages.open);
+  a.mov(Reg.rdi, Reg.rax);
+  a.movImm(Reg.rsi, started.address).movImm(Reg.rdx, 1).movImm(Reg.rax, syscallNr('write')).syscall();
+  failUnlessOk(messages.write);
+  call('close', spec.fifoFd);
+  if (spec.seccomp && fprog) {
+    call('seccomp', SECCOMP_SET_MODE_FILTER, spec.seccomp.flags, fprog.address);
+    failUnlessOk(messages.seccomp);
+  }
+  // The stack at entry: argc (1), argv[0], NULL, then envp[]: path, args..., "", environment...
+  const path = 24;
+  const args = path + 8;
+  const cut = args + 8 * spec.argCount;
+  a.zeroStack(cut); // the "": now the end of args
+  a.loadStack(Reg.rdi, path).leaStack(Reg.rsi, args).leaStack(Reg.rdx, cut + 8);
+  a.movImm(Reg.rax, syscallNr('execve')).syscall();
+
+  // execve returned: say which program, then report as any other failure.
+  a.mov(Reg.rbx, Reg.rax);
+  call('write', 2, messages.execve.address, messages.execve.length);
+  a.loadStack(Reg.rsi, path).movImm(Reg.rdx, 0);
+  a.label('strlen').cmpByteZero(Reg.rsi, Reg.rdx).jumpIf(Cond.equal, 'strlen-done').inc(Reg.rdx).jump('strlen');
+  a.label('strlen-done').movImm(Reg.rdi, 2).movImm(Reg.rax, syscallNr('write')).syscall();
+  a.movImm(Reg.r12, messages.colon.address).movImm(Reg.r13, messages.colon.length);
+
+  // rbx = -errno, r12/r13 = what failed: "<message><errno name>\n" on stderr, exit 127.
+  a.label('fail');
+  a.movImm(Reg.rdi, 2).mov(Reg.rsi, Reg.r12).mov(Reg.rdx, Reg.r13).movImm(Reg.rax, syscallNr('write')).syscall();
+  a.mov(Reg.rax, Reg.rbx).neg(Reg.rax);
+  a.cmpImm(Reg.rax, ERRNO_TABLE_SIZE).jumpIf(Cond.aboveOrEqual, 'unknown-errno');
+  a.loadTable32(Reg.rsi, Reg.rax, table.address).loadTable32(Reg.rdx, Reg.rax, table.address + 4).jump('write-errno');
+  a.label('unknown-errno').movImm(Reg.rsi, messages.unknown.address).movImm(Reg.rdx, messages.unknown.length);
+  a.label('write-errno').movImm(Reg.rdi, 2).movImm(Reg.rax, syscallNr('write')).syscall();
+  call('write', 2, newline.address, 1);
+  call('exit_group', EXIT_FAILED);
+
+  const head = data.bytes();
+  return elfExecutable(EM_X86_64, Buffer.concat([head, a.bytes()]), head.length);
+}
