@@ -130,7 +130,8 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
     if ('fd' in waiting) {
       plan.waitingInitFd = waiting.fd;
       fds.push(waiting.fd);
-    } else debugStep(`create: the init will wait as Node: ${waiting.waitAsNode}`);
+    }
+    debugStep(`create: the init will wait ${'fd' in waiting ? 'in the waiting-init program' : `as Node: ${waiting.waitAsNode}`}`);
     const rec = record;
     fds.splice(fds.indexOf(parentSyncFd), 1); // launchInit owns both ends of the sync channel now
     fds.splice(fds.indexOf(syncFd), 1);

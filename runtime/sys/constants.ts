@@ -78,7 +78,7 @@ export const S = {
 
 export const F = { DUPFD: 0, GETFD: 1, SETFD: 2, GETFL: 3, SETFL: 4, DUPFD_CLOEXEC: 1030 } as const;
 export const FD_CLOEXEC = 1;
-export const MFD = { CLOEXEC: 1, ALLOW_SEALING: 2 } as const;
+export const MFD = { CLOEXEC: 1, ALLOW_SEALING: 2, EXEC: 0x10 } as const;
 /** fcntl(F_ADD_SEALS / F_GET_SEALS) on a memfd, and the seals. */
 export const F_ADD_SEALS = 1033;
 export const F_GET_SEALS = 1034;

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { timeCommand, interleaveAsync, summary, pairedRatio, fmt, table } from './lib/measure.mjs';
+import { timeCommand, interleaveAsync, summary, pairedRatio, fmt, fmtRatio, table } from './lib/measure.mjs';
 import { TOP, TSRUN, cleanEnv, version, runtimeVersion } from './lib/env.mjs';
 import { BenchSandbox, removeCgroups, memoryCgroupValue, makeMemoryCgroup } from './lib/sandbox.mjs';
 import { processMemory, waitGone } from './lib/procmem.mjs';
@@ -372,13 +372,13 @@ function writeReport() {
   const timeRows = report.rows.map((r) => [
     r.label,
     ...names.map((n) => fmt(r.medians[n])),
-    ...others.map((n) => (Number.isFinite(r.ratios[n]) ? `${fmt(r.ratios[n], 2)}×` : '–')),
+    ...others.map((n) => fmtRatio(r.ratios[n])),
     r.target ?? '',
   ]);
   const memRows = report.memory.map((r) => [
     r.label,
     ...names.map((n) => (r.text ? r.values[n] ?? '–' : fmt(r.values[n], 0))),
-    ...(r.text ? others.map(() => '') : others.map((n) => (r.values.runc > 0 && Number.isFinite(r.values[n]) ? `${fmt(r.values[n] / r.values.runc, 2)}×` : '–'))),
+    ...(r.text ? others.map(() => '') : others.map((n) => (r.values.runc > 0 ? fmtRatio(r.values[n] / r.values.runc) : '–'))),
     r.target ?? '',
   ]);
   const versions = [

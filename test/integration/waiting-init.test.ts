@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { chmodSync, closeSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Sandbox } from '../support/containers.js';
+import { Sandbox, TSRUN, run } from '../support/containers.js';
 import { makeBusyboxRootfs } from '../support/busybox-rootfs.js';
 import type { Seccomp, Spec } from '../../spec/types.js';
 
@@ -107,6 +107,17 @@ for (const [what, edit, why] of waitsAsNode) {
     assert.match(readFileSync(log, 'utf8'), /\nran\n$/);
   });
 }
+
+t('vm.memfd_noexec: 1 still lets the program run (MFD_EXEC), 2 makes the init wait as Node; both run the process', () => {
+  // The sysctl belongs to the pid namespace: set it in a new one, around a whole `tsrun run`.
+  for (const [value, waits] of [[1, 'in the waiting-init program'], [2, 'as Node: memfd_create tsrun-init: EACCES']]) {
+    const script = `echo ${value} > /proc/sys/vm/memfd_noexec && exec "$@"`;
+    const r = run('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', script, 'sh', TSRUN, '--root', sb.root, '--debug', 'run', '--bundle', sb.bundle(['echo', 'ran']), sb.id(`noexec${value}`)]);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(r.stdout, 'ran\n');
+    assert.match(r.stderr, `the init will wait ${waits}`);
+  }
+});
 
 t('a process that can no longer be executed at start: the program says so on stderr, and the container stops', () => {
   const id = sb.id();

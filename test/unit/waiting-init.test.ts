@@ -13,7 +13,8 @@ import type { InitPlan } from '../../runtime/process/init-plan.js';
 import type { RootfsPlan } from '../../runtime/rootfs/index.js';
 import { compileSeccomp } from '../../runtime/seccomp/index.js';
 import { createRecordingSys } from '../../runtime/sys/recording.js';
-import { F_ADD_SEALS, F_SEAL, MFD } from '../../runtime/sys/constants.js';
+import { ERRNO, F_ADD_SEALS, F_SEAL, MFD } from '../../runtime/sys/constants.js';
+import { SyscallError } from '../../runtime/sys/errors.js';
 import { defaultSpec } from '../../spec/defaults.js';
 import type { Seccomp, Spec } from '../../spec/types.js';
 
@@ -138,7 +139,7 @@ test('prepareWaitingInit: a sealed, execute-only, close-on-exec memfd; none when
   const got = prepareWaitingInit(sys, plan(), host);
   assert.equal(got, { fd: 24 });
   assert.equal(sys.callNames(), ['memfdCreate', 'write', 'fchmod', 'fcntl']);
-  assert.equal(sys.calls[0].args, ['tsrun-init', MFD.CLOEXEC | MFD.ALLOW_SEALING]);
+  assert.equal(sys.calls[0].args, ['tsrun-init', MFD.CLOEXEC | MFD.ALLOW_SEALING | MFD.EXEC]);
   assert.equal(sys.calls[2].args, [24, 0o111]);
   assert.equal(sys.calls[3].args, [24, F_ADD_SEALS, F_SEAL.SEAL | F_SEAL.SHRINK | F_SEAL.GROW | F_SEAL.WRITE]);
 
@@ -147,8 +148,27 @@ test('prepareWaitingInit: a sealed, execute-only, close-on-exec memfd; none when
   assert.equal(none.calls, []);
 
   const failing = createRecordingSys({ fail: [{ call: 'fcntl', code: 'EINVAL' }] });
-  assert.throws(() => prepareWaitingInit(failing, plan(), host), /fcntl/);
+  assert.equal(prepareWaitingInit(failing, plan(), host), { waitAsNode: 'fcntl: EINVAL' });
   assert.equal(failing.callNames().at(-1), 'close', 'the memfd is closed on failure');
+});
+
+test('prepareWaitingInit: MFD_EXEC where the kernel knows it (6.3+), none before; Node where memfds may not run', () => {
+  let first = true;
+  const oldKernel = createRecordingSys({
+    results: {
+      memfdCreate: () => {
+        if (!first) return 25;
+        first = false;
+        throw new SyscallError('memfd_create', ERRNO.EINVAL, 'tsrun-init');
+      },
+    },
+  });
+  assert.equal(prepareWaitingInit(oldKernel, plan(), host), { fd: 25 });
+  assert.equal(oldKernel.calls.filter((c) => c.call === 'memfdCreate').map((c) => c.args[1]), [MFD.CLOEXEC | MFD.ALLOW_SEALING | MFD.EXEC, MFD.CLOEXEC | MFD.ALLOW_SEALING]);
+
+  const noexec = createRecordingSys({ fail: [{ call: 'memfdCreate', code: 'EACCES' }] });
+  assert.match((prepareWaitingInit(noexec, plan(), host) as { waitAsNode: string }).waitAsNode, /EACCES \(vm.memfd_noexec\?\)/);
+  assert.equal(noexec.callNames(), ['memfdCreate']);
 });
 
 test.run();

@@ -3,6 +3,7 @@
 // (execveat, AT_EMPTY_PATH), so that the Node it was forked from is gone while it waits for
 // `start`. Where it may not, the init waits as Node, as before: same behaviour, more memory.
 import type { Sys } from '../../sys/sys.js';
+import { isErrno } from '../../sys/errors.js';
 import { AT, F, F_ADD_SEALS, F_SEAL, MFD } from '../../sys/constants.js';
 import type { InitPlan } from '../init-plan.js';
 import type { IDMapping, Spec } from '../../../spec/types.js';
@@ -68,7 +69,12 @@ export function prepareWaitingInit(sys: Sys, plan: InitPlan, ctx: WaitingInitCon
   if (why !== undefined) return { waitAsNode: why };
   const lateSeccomp = plan.seccomp && !plan.seccomp.beforeCredentials ? plan.seccomp : undefined;
   const program = waitingInitX86_64({ fifoFd: plan.fifoFd, argCount: plan.process.args.length, seccomp: lateSeccomp });
-  const fd = sys.memfdCreate(WAITING_INIT_NAME, MFD.CLOEXEC | MFD.ALLOW_SEALING);
+  let fd: number;
+  try {
+    fd = executableMemfd(sys);
+  } catch (e) {
+    return { waitAsNode: `${(e as Error).message} (vm.memfd_noexec?)` };
+  }
   try {
     for (let done = 0; done < program.length; ) done += sys.write(fd, program.subarray(done));
     // Execute-only: a program its user may not read stays non-dumpable and keeps its mm in the
@@ -79,7 +85,22 @@ export function prepareWaitingInit(sys: Sys, plan: InitPlan, ctx: WaitingInitCon
     return { fd };
   } catch (e) {
     sys.close(fd);
-    throw e;
+    return { waitAsNode: (e as Error).message };
+  }
+}
+
+/**
+ * A memfd that may be executed: kernels since 6.3 make memfds non-executable for good where the
+ * pid namespace's vm.memfd_noexec says so, unless MFD_EXEC asks otherwise (and with 2 refuse
+ * that); older kernels do not know MFD_EXEC (EINVAL) and make every memfd executable.
+ */
+function executableMemfd(sys: Sys): number {
+  const flags = MFD.CLOEXEC | MFD.ALLOW_SEALING;
+  try {
+    return sys.memfdCreate(WAITING_INIT_NAME, flags | MFD.EXEC);
+  } catch (e) {
+    if (!isErrno(e, 'EINVAL')) throw e;
+    return sys.memfdCreate(WAITING_INIT_NAME, flags);
   }
 }
 

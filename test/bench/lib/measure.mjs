@@ -104,6 +104,12 @@ export function fmt(x, digits = 1) {
   return x.toFixed(digits);
 }
 
+/** A ratio with two decimals, or two significant digits below 0.1 (a 12 KB init is not "0.00×"). */
+export function fmtRatio(x) {
+  if (!Number.isFinite(x)) return '–';
+  return `${x >= 0.1 || x === 0 ? x.toFixed(2) : x.toPrecision(2)}×`;
+}
+
 /** A GitHub-flavoured markdown table. */
 export function table(header, rows) {
   const widths = header.map((h, i) => Math.max(String(h).length, ...rows.map((r) => String(r[i]).length)));
