@@ -113,6 +113,6 @@ export function becomeWaitingInit(sys: Sys, programFd: number, fifoFd: number, p
     sys.fcntl(fifoFd, F.SETFD, 0); // the program reopens it through /proc/self/fd, then closes it
     sys.execveat(programFd, '', [WAITING_INIT_NAME], waitingInitEnvironment(path, proc), AT.EMPTY_PATH);
   } catch {
-    // e.g. a kernel that refuses to exec memfds (vm.memfd_noexec = 2)
+    // e.g. a seccomp filter that looks at execveat's pointers, which whyWaitAsNode cannot see
   }
 }
