@@ -15,19 +15,13 @@ const vm = require('node:vm');
 // the fork flags, where Node compiles its own modules without their code cache).
 const Module = module.constructor;
 
-/** The command word, as the launcher finds it: the first argument that is neither a global flag nor its value. */
-function commandName(args) {
-  for (let i = 0; i < args.length; i++) {
-    if (/^--?(root|log|log-format|rootless|criu)$/.test(args[i])) i++;
-    else if (!args[i].startsWith('-')) return /^[a-z]+$/.test(args[i]) ? args[i] : 'other';
-  }
-  return 'none';
-}
-
 /** Commands whose code is all in dist/tsrun-core.cjs ('none': --version, --help). */
 const CORE_COMMANDS = new Set(['state', 'list', 'kill', 'start', 'delete', 'pause', 'resume', 'none']);
 
-const command = commandName(process.argv.slice(2));
+// The command word, found by the launcher (runtime/bin/tsrun); without it (start.cjs run by hand),
+// the full bundle and a cache of its own.
+const command = /^[a-z-]+$/.test(process.env.TSRUN_COMMAND ?? '') ? process.env.TSRUN_COMMAND : 'other';
+delete process.env.TSRUN_COMMAND; // nothing tsrun starts inherits it
 const dist = path.join(__dirname, '..', '..', 'dist');
 const file = path.join(dist, CORE_COMMANDS.has(command) ? 'tsrun-core.cjs' : 'tsrun.cjs');
 const source = fs.readFileSync(file, 'utf8');

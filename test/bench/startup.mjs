@@ -56,9 +56,10 @@ async function main() {
     add(g, 'bundle --version, fork flags, minified', n.path, bundle(flags, ['--version'], minified));
     add(g, 'bundle state nonexistent, no V8 flags', n.path, bundle(noFlags, state), cleanEnv(), 1);
     add(g, 'bundle state nonexistent, fork flags', n.path, bundle(flags, state), cleanEnv(), 1);
-    add(g, 'start.cjs (code cache) --version, no V8 flags', n.path, bundle(noFlags, ['--version'], START_CJS));
-    add(g, 'start.cjs (code cache) --version, fork flags', n.path, bundle(flags, ['--version'], START_CJS));
-    add(g, 'start.cjs (code cache) state nonexistent, no V8 flags', n.path, bundle(noFlags, state, START_CJS), cleanEnv(), 1);
+    // TSRUN_COMMAND: the command word, as the launcher passes it.
+    add(g, 'start.cjs (code cache) --version, no V8 flags', n.path, bundle(noFlags, ['--version'], START_CJS), cleanEnv({ TSRUN_COMMAND: 'none' }));
+    add(g, 'start.cjs (code cache) --version, fork flags', n.path, bundle(flags, ['--version'], START_CJS), cleanEnv({ TSRUN_COMMAND: 'none' }));
+    add(g, 'start.cjs (code cache) state nonexistent, no V8 flags', n.path, bundle(noFlags, state, START_CJS), cleanEnv({ TSRUN_COMMAND: 'state' }), 1);
     if (entry) {
       try {
         const blob = buildSnapshot(n.path, entry, flags, join(tmp, `${g}.blob`));

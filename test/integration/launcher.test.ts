@@ -1,0 +1,45 @@
+// The `sh` launcher (runtime/bin/tsrun) and start.cjs: the command word the launcher finds (past
+// global flags and their values) picks the bundle and the V8 code cache start.cjs runs from.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TOP, TSRUN, run } from '../support/containers.js';
+
+const t = suite('launcher');
+const CACHE = join(TOP, 'dist', 'code-cache');
+let dir: string;
+t.before.each(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tsrun-test-launcher-'));
+});
+t.after.each(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The code-cache files a command's run uses (bundle and command in the name); removed first. */
+function cachesAfter(pattern: RegExp, args: string[], env: NodeJS.ProcessEnv = process.env): { files: string[]; code: number; stderr: string } {
+  if (existsSync(CACHE)) for (const f of readdirSync(CACHE)) if (pattern.test(f)) unlinkSync(join(CACHE, f));
+  const r = run(args[0], args.slice(1), { env });
+  return { files: existsSync(CACHE) ? readdirSync(CACHE).filter((f) => pattern.test(f)) : [], code: r.code, stderr: r.stderr };
+}
+
+t('query commands run the core bundle with a cache of their own, past global flags and their values', () => {
+  const state = cachesAfter(/-tsrun-core-.*-state\.bin$/, [TSRUN, '--root', dir, '--log-format', 'json', 'state', 'nope']);
+  assert.is(state.code, 1);
+  assert.match(state.stderr, 'nope');
+  assert.is(state.files.length, 1, 'state: the core bundle and a cache for state');
+  const list = cachesAfter(/-tsrun-core-.*-list\.bin$/, [TSRUN, '--log', join(dir, 'log'), '--root', dir, 'list']);
+  assert.is(list.code, 0, list.stderr);
+  assert.is(list.files.length, 1, 'list: --log and --root values skipped');
+});
+
+t('create/run/exec run the full bundle under the fork flags; start.cjs by hand runs the full bundle', () => {
+  const exec = cachesAfter(/---single-threaded_--max-semi-space-size=1-tsrun-\d.*-exec\.bin$/, [TSRUN, '--root', dir, 'exec', 'nope', 'true']);
+  assert.is.not(exec.code, 0);
+  assert.match(exec.stderr, 'nope');
+  assert.is(exec.files.length, 1);
+  const byHand = cachesAfter(/-x64--tsrun-\d.*-other\.bin$|-arm64--tsrun-\d.*-other\.bin$/, [process.execPath, join(TOP, 'runtime/bin/start.cjs'), '--version']);
+  assert.is(byHand.code, 0, byHand.stderr);
+  assert.is(byHand.files.length, 1);
+});
+
+t.run();
