@@ -1,10 +1,10 @@
 // The lifecycle core with real busybox containers: create/start/state/kill/delete/run/list.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, readlinkSync, existsSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { readFileSync, readlinkSync, existsSync, writeFileSync, openSync, closeSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { Sandbox, TSRUN, bundleCgroupPath, cgroupLeftovers } from '../support/containers.js';
+import { Sandbox, TSRUN, bundleCgroupPath, cgroupLeftovers, sharedRootfs } from '../support/containers.js';
 
 const t = suite('lifecycle');
 let sb: Sandbox;
@@ -230,6 +230,24 @@ t('a broken config.json fails create naming the JSON path, nothing left', () => 
   const r2 = sb.tsrun(['create', '--bundle', bundle, id]);
   assert.is.not(r2.code, 0);
   assert.match(r2.stderr, 'config.json');
+});
+
+t('a rootfs reached through a symlink is refused, as runc refuses it; nothing left', () => {
+  const link = join(sb.dir, 'rootfs-link');
+  symlinkSync(sharedRootfs(), link);
+  const bundle = sb.bundle(['true'], (s) => {
+    s.root = { path: link, readonly: true };
+  });
+  const id = sb.id();
+  const r = sb.tsrun(['create', '--bundle', bundle, id]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /root\.path: rootfs ".*rootfs-link" goes through a symlink/);
+  assert.is(r.stderr.trim().split('\n').length, 1, 'one line');
+  assert.not.ok(existsSync(join(sb.root, id)));
+  assert.equal(cgroupLeftovers(bundleCgroupPath(bundle)), []);
+  const runc = sb.runc(['create', '--bundle', bundle, sb.id('runc')]);
+  assert.is.not(runc.code, 0);
+  assert.match(runc.stderr, 'symlink');
 });
 
 t('--log with --log-format json records errors as level error', () => {

@@ -271,9 +271,12 @@ t('no-pivot: host proc/sysfs mounts outside the rootfs are listed for hiding', (
   assert.is(planRootfs(withMounts([]), opts({ noPivot: true, hostProcSysMounts: ['/x'] })).noPivotHide[0], '/x');
 });
 
-t('rootfs path is made symlink-free (the init compares fd links against it)', () => {
+t('rootfs path: a symlink on the way is refused, as runc does; "..", "." and a trailing slash are fine', () => {
   symlinkSync(join(dir, 'rootfs'), join(dir, 'rootfs-link'));
-  assert.is(planRootfs(withMounts([]), opts({ rootfs: join(dir, 'rootfs-link') })).rootfs, join(dir, 'rootfs'));
+  throwsConfig(() => planRootfs(withMounts([]), opts({ rootfs: join(dir, 'rootfs-link') })), 'root.path', /goes through a symlink \(it is ".*\/rootfs"\)/);
+  for (const same of [`${dir}/rootfs/`, `${dir}/./rootfs`, `${dir}/rootfs/../rootfs`]) {
+    assert.is(planRootfs(withMounts([]), opts({ rootfs: same })).rootfs, join(dir, 'rootfs'), same);
+  }
 });
 
 t('bad input names its JSON path', () => {
