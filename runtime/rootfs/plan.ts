@@ -177,8 +177,8 @@ export function planRootfs(spec: Spec, opts: RootfsOptions): RootfsPlan {
   } catch (e) {
     throw new RootfsConfigError('root.path', `${JSON.stringify(opts.rootfs)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  // As runc ("not an absolute path, or a symlink"): a rootfs reached through a symlink could be
-  // switched under the runtime; give the path it resolves to.
+  // Refused as runc refuses it ("not an absolute path, or a symlink"), so that a bundle runs on
+  // both or on neither; the message gives the path to use instead.
   if (rootfs !== posix.normalize(opts.rootfs).replace(/(.)\/$/, '$1')) {
     throw new RootfsConfigError('root.path', `rootfs ${JSON.stringify(opts.rootfs)} goes through a symlink (it is ${JSON.stringify(rootfs)}): give the real path, as runc requires`);
   }

@@ -129,7 +129,7 @@ t('exec flags: --cwd, --env, --user, --process, --detach with --pid-file', () =>
 t('exec in a stopped container is refused', () => {
   const id = sb.id();
   assert.is(sb.tsrun(['run', '-d', '--bundle', sb.bundle(['true']), id]).code, 0);
-  for (let i = 0; i < 100 && JSON.parse(sb.tsrun(['state', id]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  sb.waitStopped(id);
   const r = sb.tsrun(['exec', id, 'true']);
   assert.is.not(r.code, 0);
   assert.match(r.stderr, 'stopped');

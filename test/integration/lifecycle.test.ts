@@ -80,7 +80,7 @@ t('create, state, start, kill, delete: the full state machine', () => {
 
   r = sb.tsrun(['kill', id, 'KILL']);
   assert.is(r.code, 0, r.stderr);
-  for (let i = 0; i < 100 && JSON.parse(sb.tsrun(['state', id]).stdout).status !== 'stopped'; i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  sb.waitStopped(id);
   state = JSON.parse(sb.tsrun(['state', id]).stdout);
   assert.is(state.status, 'stopped');
   assert.is(state.pid, 0);

@@ -107,7 +107,7 @@ t('CVE-2019-5736: the waiting-init program is sealed, and as an interpreter it o
     sys.close(fd);
   }
   assert.is(sb.tsrun(['start', id]).code, 0);
-  for (let i = 0; i < 100 && JSON.parse(sb.tsrun(['state', id]).stdout).status !== 'stopped'; i++) spawnSync('sleep', ['0.05']);
+  assert.ok(sb.waitStopped(id), 'stopped');
   assert.is(readFileSync(log, 'utf8'), 'tsrun init: start: open exec fifo: ENOENT\n');
 });
 

@@ -4,7 +4,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, closeSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Sandbox, TSRUN, run } from '../support/containers.js';
 import { makeBusyboxRootfs } from '../support/busybox-rootfs.js';
@@ -35,7 +34,7 @@ function createLogged(id: string, bundle: string, log: string, flags: string[] =
 function startAndWait(id: string): void {
   const r = sb.tsrun(['start', id]);
   assert.is(r.code, 0, r.stderr);
-  for (let i = 0; i < 200 && JSON.parse(sb.tsrun(['state', id]).stdout).status !== 'stopped'; i++) spawnSync('sleep', ['0.02']);
+  assert.ok(sb.waitStopped(id), 'stopped');
 }
 
 function status(pid: number, field: string): string {
@@ -57,6 +56,27 @@ t('a created container waits in the program (a few KB, named tsrun-init); start 
   startAndWait(id);
   // `env` also shows what the shell itself adds (PWD, SHLVL): 4 configured + those.
   assert.is(readFileSync(log, 'utf8'), '[zero]\n[]\n[two words]\n[*]\n1|a b=c\n6\n');
+});
+
+t('kill TERM or HUP ends a created container, as under runc; CHLD, WINCH and CONT do not, and start still runs it', () => {
+  for (const signal of ['TERM', 'HUP']) {
+    const id = sb.id(signal.toLowerCase());
+    assert.is(sb.tsrun(['create', '--bundle', sb.bundle(['true']), id]).code, 0);
+    assert.is(sb.tsrun(['kill', id, signal]).code, 0);
+    assert.ok(sb.waitStopped(id, 2000), `${signal}: stopped`);
+  }
+  const runc = sb.id('runc');
+  assert.is(sb.runc(['create', '--bundle', sb.bundle(['true']), runc]).code, 0);
+  assert.is(sb.runc(['kill', runc, 'TERM']).code, 0);
+  assert.ok(sb.waitStopped(runc, 2000, 'runc'), 'runc: the same');
+
+  const id = sb.id('harmless');
+  const log = join(sb.dir, 'log');
+  createLogged(id, sb.bundle(['echo', 'ran']), log);
+  for (const signal of ['CHLD', 'WINCH', 'CONT']) assert.is(sb.tsrun(['kill', id, signal]).code, 0);
+  assert.is(JSON.parse(sb.tsrun(['state', id]).stdout).status, 'created');
+  startAndWait(id);
+  assert.is(readFileSync(log, 'utf8'), 'ran\n');
 });
 
 t('no_new_privs: the program loads the seccomp filter last, right before execve', () => {

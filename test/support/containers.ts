@@ -82,6 +82,15 @@ export class Sandbox {
     return run(TSRUN, ['--root', this.root, ...args], opts);
   }
 
+  /** Poll `state` until the container is stopped (or the time is up); returns whether it stopped. */
+  waitStopped(id: string, timeoutMs = 4000, runtime: 'tsrun' | 'runc' = 'tsrun'): boolean {
+    for (const end = Date.now() + timeoutMs; Date.now() < end; ) {
+      if (JSON.parse(this[runtime](['state', id]).stdout).status === 'stopped') return true;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+    return false;
+  }
+
   runc(args: string[], opts: SpawnSyncOptions = {}): Result {
     return run('runc', ['--root', join(this.dir, 'runc-state'), ...args], opts);
   }

@@ -16,6 +16,7 @@ import { WAITING_INIT_NAME, waitingInitEnvironment, waitingInitX86_64 } from './
 const SYSCALLS_AFTER_READY: [name: string, args: bigint[]][] = [
   ['execveat', [0n, 0n, 0n, 0n, BigInt(AT.EMPTY_PATH)]],
   ['prctl', []],
+  ['rt_sigaction', []],
   ['openat', [BigInt.asUintN(64, BigInt(AT.FDCWD))]],
   ['write', []],
   ['close', []],

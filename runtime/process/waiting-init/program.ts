@@ -4,7 +4,10 @@
 //
 //   argv: [name] only, so that ps shows what waits; envp: [path of the process, its args..., "",
 //   its environment...]: the program cuts envp in two where the "" is (the count of args is built in)
-//   1. prctl(PR_SET_DUMPABLE, 0): nobody in the container may ptrace it or open its fds via /proc
+//   1. prctl(PR_SET_DUMPABLE, 0): nobody in the container may ptrace it or open its fds via /proc;
+//      a handler for every signal whose default is to end the process: as runc's Go init, a
+//      created container ends on `kill TERM` even as PID 1 of its namespace (which ignores a
+//      signal it has no handler for); the handler re-raises the signal, or exits 128+signal
 //   2. open /proc/self/fd/<fifo> for writing: blocks until `start` opens the exec fifo for reading
 //   3. write "0" to it (start reads it, then waits for EOF: the fd is close-on-exec), close <fifo>
 //   4. seccomp(SECCOMP_SET_MODE_FILTER) when the filter is loaded last (no_new_privs)
@@ -14,7 +17,7 @@
 import { Assembler, Cond, Reg } from './x86-64.js';
 import { elfExecutable, EM_X86_64, HEADERS_SIZE, LOAD_ADDRESS } from './elf.js';
 import { syscallTable } from '../../seccomp/arch.js';
-import { AT, O, PR, errnoName } from '../../sys/constants.js';
+import { AT, O, PR, SIGNALS, SIGRTMAX, SIGRTMIN, errnoName } from '../../sys/constants.js';
 
 export interface WaitingInitSpec {
   /** The exec fifo, open O_PATH in the init (and not close-on-exec). */
@@ -35,6 +38,15 @@ export function waitingInitEnvironment(path: string, proc: { args: string[]; env
 /** Errno names are looked up in a table up to this number; larger ones print as "unknown errno". */
 const ERRNO_TABLE_SIZE = 134;
 const SECCOMP_SET_MODE_FILTER = 1;
+const SA_RESTORER = 0x04000000;
+const SIG_SETMASK = 2;
+const SIGSET_SIZE = 8;
+/** Signals whose default action ends the process (SIGKILL aside, which needs no handler). */
+const ENDING_SIGNALS = [
+  ...['HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM', 'STKFLT',
+    'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'IO', 'PWR', 'SYS'].map((name) => SIGNALS[name]),
+  ...Array.from({ length: SIGRTMAX - SIGRTMIN + 1 }, (_, i) => SIGRTMIN + i),
+];
 const EXIT_FAILED = 127;
 
 /** Constant data placed before the code, each item at a known absolute address. */
@@ -54,7 +66,16 @@ class DataSection {
 
   /** Its bytes, padded so that code placed after it starts 16-byte aligned. */
   bytes(): Buffer {
-    return Buffer.concat([...this.parts, Buffer.alloc((16 - (this.size % 16)) % 16)]);
+    return Buffer.concat([...this.parts, Buffer.alloc(this.padding())]);
+  }
+
+  /** Where code placed after it starts. */
+  end(): number {
+    return this.base + this.size + this.padding();
+  }
+
+  private padding(): number {
+    return (16 - (this.size % 16)) % 16;
   }
 
   private push(b: Buffer): void {
@@ -97,6 +118,17 @@ export function waitingInitX86_64(spec: WaitingInitSpec): Buffer {
     fprog = data.add(sockFprog, 8);
   }
 
+  const handled = Buffer.alloc(32); // struct sigaction: handler, flags, restorer, mask; set below
+  const action = data.add(handled, 8);
+  const defaultAction = data.add(Buffer.alloc(32), 8); // SIG_DFL
+  const emptySet = data.add(Buffer.alloc(SIGSET_SIZE), 8);
+  // The handler is the first code, right after the data.
+  const handler = data.end();
+  handled.writeBigUInt64LE(BigInt(handler), 0);
+  handled.writeBigUInt64LE(BigInt(SA_RESTORER), 8); // x86-64 delivers no signal without one...
+  handled.writeBigUInt64LE(BigInt(handler), 16); // ...though this handler never returns to it
+  handled.writeBigUInt64LE(0xffffffffffffffffn, 24); // every other signal blocked while it runs
+
   const a = new Assembler();
   const call = (syscall: string, ...args: (number | bigint)[]) => {
     const argRegs = [Reg.rdi, Reg.rsi, Reg.rdx, Reg.r10];
@@ -112,7 +144,18 @@ export function waitingInitX86_64(spec: WaitingInitSpec): Buffer {
     a.label(ok);
   };
 
+  // The signal handler (the signal number in rdi): back to the default action, unblocked, raised
+  // again; still here (PID 1 of its namespace ignores a default signal from itself), exit 128+signal.
+  a.mov(Reg.rbx, Reg.rdi);
+  a.movImm(Reg.rsi, defaultAction.address).movImm(Reg.rdx, 0).movImm(Reg.r10, SIGSET_SIZE).movImm(Reg.rax, syscallNr('rt_sigaction')).syscall();
+  call('rt_sigprocmask', SIG_SETMASK, emptySet.address, 0, SIGSET_SIZE);
+  call('getpid');
+  a.mov(Reg.rdi, Reg.rax).mov(Reg.rsi, Reg.rbx).movImm(Reg.rax, syscallNr('kill')).syscall();
+  a.mov(Reg.rdi, Reg.rbx).addImm(Reg.rdi, 128).movImm(Reg.rax, syscallNr('exit_group')).syscall();
+
+  const entry = a.offset;
   call('prctl', PR.SET_DUMPABLE, 0);
+  for (const signal of ENDING_SIGNALS) call('rt_sigaction', signal, action.address, 0, SIGSET_SIZE);
   call('prctl', PR.SET_NAME, name.address);
   call('openat', AT.FDCWD, fifoPath.address, O.WRONLY | O.CLOEXEC);
   failUnlessOk(messages.open);
@@ -152,5 +195,5 @@ export function waitingInitX86_64(spec: WaitingInitSpec): Buffer {
   call('exit_group', EXIT_FAILED);
 
   const head = data.bytes();
-  return elfExecutable(EM_X86_64, Buffer.concat([head, a.bytes()]), head.length);
+  return elfExecutable(EM_X86_64, Buffer.concat([head, a.bytes()]), head.length + entry);
 }

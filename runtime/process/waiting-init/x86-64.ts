@@ -89,6 +89,13 @@ export class Assembler {
     return this;
   }
 
+  /** add reg, imm32 (sign-extended) */
+  addImm(reg: Reg, value: number): this {
+    this.out.push(REX_W | rexB(reg), 0x81, modrm(3, 0, reg));
+    this.imm(BigInt.asUintN(32, BigInt(value)), 4);
+    return this;
+  }
+
   /** neg reg */
   neg(reg: Reg): this {
     this.out.push(REX_W | rexB(reg), 0xf7, modrm(3, 3, reg));
@@ -117,6 +124,11 @@ export class Assembler {
   jump(label: string): this {
     this.out.push(0xe9);
     return this.rel32(label);
+  }
+
+  /** Where the next instruction goes, as a byte offset from the start of the code. */
+  get offset(): number {
+    return this.out.length;
   }
 
   label(name: string): this {
