@@ -23,8 +23,15 @@ const docker: Seccomp = JSON.parse(readFileSync(new URL('../fixtures/seccomp/def
 
 test('assembler: each instruction encodes as objdump decodes it', () => {
   const cases: [string, (a: Assembler) => Assembler, string][] = [
-    ['movabs rdi, -100', (a) => a.movImm(Reg.rdi, -100), '48 bf 9c ff ff ff ff ff ff ff'],
-    ['movabs r12, 0x4000cd', (a) => a.movImm(Reg.r12, 0x4000cd), '49 bc cd 00 40 00 00 00 00 00'],
+    ['mov rdi, -100 (imm32, sign-extended)', (a) => a.movImm(Reg.rdi, -100), '48 c7 c7 9c ff ff ff'],
+    ['mov r12d, 0x4000cd', (a) => a.movImm(Reg.r12, 0x4000cd), '41 bc cd 00 40 00'],
+    ['mov r10d, 8', (a) => a.movImm(Reg.r10, 8), '41 ba 08 00 00 00'],
+    ['mov esi, 0xffffffff', (a) => a.movImm(Reg.rsi, 0xffffffff), 'be ff ff ff ff'],
+    ['movabs rax, 0x10000000000', (a) => a.movImm(Reg.rax, 2 ** 40), '48 b8 00 00 00 00 00 01 00 00'],
+    ['movabs rdx, -(2^40)', (a) => a.movImm(Reg.rdx, -(2 ** 40)), '48 ba 00 00 00 00 00 ff ff ff'],
+    ['movabs r12, 2^63 (bigint)', (a) => a.movImm(Reg.r12, 1n << 63n), '49 bc 00 00 00 00 00 00 00 80'],
+    ['test r12, 1', (a) => a.testImm(Reg.r12, 1), '49 f7 c4 01 00 00 00'],
+    ['shr r12, 1', (a) => a.shr1(Reg.r12), '49 d1 ec'],
     ['mov rdi, rax', (a) => a.mov(Reg.rdi, Reg.rax), '48 89 c7'],
     ['mov rsi, r12', (a) => a.mov(Reg.rsi, Reg.r12), '4c 89 e6'],
     ['mov rdi, [rsp+0x10]', (a) => a.loadStack(Reg.rdi, 16), '48 8b 7c 24 10'],

@@ -102,13 +102,15 @@ export function waitingInitX86_64(spec: WaitingInitSpec): Buffer {
     colon: data.add(': '),
     unknown: data.add('unknown errno'),
   };
-  const errnoNames = Array.from({ length: ERRNO_TABLE_SIZE }, (_, n) => data.add(errnoName(n)));
-  const errnoTable = Buffer.alloc(ERRNO_TABLE_SIZE * 8); // {u32 address, u32 length} per errno
-  errnoNames.forEach((s, n) => {
-    errnoTable.writeUInt32LE(s.address, n * 8);
-    errnoTable.writeUInt32LE(s.length, n * 8 + 4);
-  });
-  const table = data.add(errnoTable, 8);
+  const errnoNames = Array.from({ length: ERRNO_TABLE_SIZE }, (_, n) => errnoName(n)); // ASCII
+  const namesAt = data.add(errnoNames.join('')).address;
+  const errnoTable = new Uint32Array(ERRNO_TABLE_SIZE * 2); // {address, length} per errno (x86-64: little-endian)
+  errnoNames.reduce((address, name, n) => {
+    errnoTable[2 * n] = address;
+    errnoTable[2 * n + 1] = name.length;
+    return address + name.length;
+  }, namesAt);
+  const table = data.add(Buffer.from(errnoTable.buffer), 8);
   let fprog: { address: number } | undefined;
   if (spec.seccomp) {
     const filter = data.add(spec.seccomp.filter, 8);
@@ -155,7 +157,12 @@ export function waitingInitX86_64(spec: WaitingInitSpec): Buffer {
 
   const entry = a.offset;
   call('prctl', PR.SET_DUMPABLE, 0);
-  for (const signal of ENDING_SIGNALS) call('rt_sigaction', signal, action.address, 0, SIGSET_SIZE);
+  // for (rbx = 1; rbx <= 64; rbx++, r12 >>= 1) if (r12 & 1) rt_sigaction(rbx, &action, NULL, 8)
+  a.movImm(Reg.r12, ENDING_SIGNALS.reduce((mask, sig) => mask | (1n << BigInt(sig - 1)), 0n)).movImm(Reg.rbx, 1);
+  a.label('signals').testImm(Reg.r12, 1).jumpIf(Cond.equal, 'next-signal');
+  a.mov(Reg.rdi, Reg.rbx).movImm(Reg.rsi, action.address).movImm(Reg.rdx, 0).movImm(Reg.r10, SIGSET_SIZE);
+  a.movImm(Reg.rax, syscallNr('rt_sigaction')).syscall();
+  a.label('next-signal').shr1(Reg.r12).inc(Reg.rbx).cmpImm(Reg.rbx, 64).jumpIf(Cond.belowOrEqual, 'signals');
   call('prctl', PR.SET_NAME, name.address);
   call('openat', AT.FDCWD, fifoPath.address, O.WRONLY | O.CLOEXEC);
   failUnlessOk(messages.open);

@@ -9,7 +9,7 @@ export const Reg = {
 export type Reg = (typeof Reg)[keyof typeof Reg];
 
 /** Condition codes, as in the low nibble of the Jcc opcodes. */
-export const Cond = { below: 0x2, aboveOrEqual: 0x3, equal: 0x4, notEqual: 0x5, sign: 0x8, notSign: 0x9 } as const;
+export const Cond = { below: 0x2, aboveOrEqual: 0x3, equal: 0x4, notEqual: 0x5, belowOrEqual: 0x6, sign: 0x8, notSign: 0x9 } as const;
 export type Cond = (typeof Cond)[keyof typeof Cond];
 
 const REX_W = 0x48;
@@ -26,10 +26,24 @@ export class Assembler {
   private readonly labels = new Map<string, number>();
   private readonly fixups: { at: number; label: string }[] = [];
 
-  /** mov reg, imm64 (movabs) */
+  /**
+   * mov reg, imm in the shortest form that holds it: mov r32, imm32 (the upper half cleared) for
+   * 0..2^32-1, mov r64, imm32 (sign-extended) for -2^31..-1, movabs r64, imm64 otherwise.
+   */
   movImm(reg: Reg, value: number | bigint): this {
+    const n = Number(value);
+    if (Number.isSafeInteger(n) && n >= 0 && n <= 0xffffffff) {
+      if (rexB(reg)) this.out.push(0x40 | rexB(reg));
+      this.out.push(0xb8 + (reg & 7));
+      return this.imm32(n);
+    }
+    if (Number.isSafeInteger(n) && n < 0 && n >= -0x80000000) {
+      this.out.push(REX_W | rexB(reg), 0xc7, modrm(3, 0, reg));
+      return this.imm32(n);
+    }
     this.out.push(REX_W | rexB(reg), 0xb8 + (reg & 7));
-    this.imm(BigInt.asUintN(64, BigInt(value)), 8);
+    const v = BigInt.asUintN(64, BigInt(value));
+    for (let i = 0n; i < 64n; i += 8n) this.out.push(Number((v >> i) & 0xffn));
     return this;
   }
 
@@ -55,8 +69,7 @@ export class Assembler {
   zeroStack(disp: number): this {
     this.out.push(REX_W, 0xc7);
     this.stackOperand(0, disp);
-    this.imm(0n, 4);
-    return this;
+    return this.imm32(0);
   }
 
   /** mov reg32, [index*8 + disp32] (zero-extends into reg): one field of an 8-byte table entry */
@@ -64,8 +77,7 @@ export class Assembler {
     const rex = rexR(reg) | rexX(index);
     if (rex) this.out.push(0x40 | rex);
     this.out.push(0x8b, modrm(0, reg, RM_SIB), sib(8, index, SIB_NO_BASE));
-    this.imm(BigInt(address), 4);
-    return this;
+    return this.imm32(address);
   }
 
   /** cmp byte [base + index], 0 */
@@ -85,14 +97,24 @@ export class Assembler {
   /** cmp reg, imm32 (sign-extended) */
   cmpImm(reg: Reg, value: number): this {
     this.out.push(REX_W | rexB(reg), 0x81, modrm(3, 7, reg));
-    this.imm(BigInt.asUintN(32, BigInt(value)), 4);
-    return this;
+    return this.imm32(value);
   }
 
   /** add reg, imm32 (sign-extended) */
   addImm(reg: Reg, value: number): this {
     this.out.push(REX_W | rexB(reg), 0x81, modrm(3, 0, reg));
-    this.imm(BigInt.asUintN(32, BigInt(value)), 4);
+    return this.imm32(value);
+  }
+
+  /** test reg, imm32 (sign-extended) */
+  testImm(reg: Reg, value: number): this {
+    this.out.push(REX_W | rexB(reg), 0xf7, modrm(3, 0, reg));
+    return this.imm32(value);
+  }
+
+  /** shr reg, 1 */
+  shr1(reg: Reg): this {
+    this.out.push(REX_W | rexB(reg), 0xd1, modrm(3, 5, reg));
     return this;
   }
 
@@ -158,12 +180,15 @@ export class Assembler {
   private stackOperand(reg: number, disp: number): this {
     const short = disp >= -128 && disp <= 127;
     this.out.push(modrm(short ? 1 : 2, reg, RM_SIB), sib(1, Reg.rsp, Reg.rsp));
-    if (short) this.out.push(disp & 0xff);
-    else this.imm(BigInt.asUintN(32, BigInt(disp)), 4);
+    if (!short) return this.imm32(disp);
+    this.out.push(disp & 0xff);
     return this;
   }
 
-  private imm(value: bigint, size: 4 | 8): void {
-    for (let i = 0; i < size; i++) this.out.push(Number((value >> BigInt(8 * i)) & 0xffn));
+  /** A 32-bit immediate or displacement, little-endian (negative numbers as two's complement). */
+  private imm32(value: number): this {
+    const v = value >>> 0;
+    this.out.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24);
+    return this;
   }
 }
