@@ -6,6 +6,7 @@ import { SyncChannel, type ChildMessage, type ParentMessage } from './sync.js';
 import { runStage1 } from './init.js';
 import { decodeWaitStatus, describeExit } from './wait-status.js';
 import { ContainerError } from '../container/errors.js';
+import { writeErr } from '../cli/output.js';
 
 export class InitError extends ContainerError {
   constructor(readonly stage: string, message: string, readonly code?: string, readonly path?: string) {
@@ -41,7 +42,7 @@ export interface Launched {
  */
 export function stallForTest(stage: string): void {
   if (process.env.TSRUN_TEST_STALL !== stage) return;
-  process.stderr.write(`tsrun: TSRUN_TEST_STALL: stalled at ${stage}\n`);
+  writeErr(`tsrun: TSRUN_TEST_STALL: stalled at ${stage}\n`);
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
 
