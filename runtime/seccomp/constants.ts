@@ -13,6 +13,8 @@ export const SECCOMP_RET = {
   ALLOW: 0x7fff0000,
 } as const;
 export const SECCOMP_RET_DATA = 0x0000ffff;
+/** The action part of a filter's return value (SECCOMP_RET_ACTION_FULL). */
+export const SECCOMP_RET_ACTION_FULL = 0xffff0000;
 
 export const SECCOMP_FILTER_FLAG = {
   TSYNC: 1 << 0,

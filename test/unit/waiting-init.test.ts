@@ -7,13 +7,13 @@ import { readFileSync } from 'node:fs';
 import { Assembler, Cond, Reg } from '../../runtime/process/waiting-init/x86-64.js';
 import { elfExecutable, EM_X86_64, HEADERS_SIZE, LOAD_ADDRESS } from '../../runtime/process/waiting-init/elf.js';
 import { waitingInitEnvironment, waitingInitX86_64 } from '../../runtime/process/waiting-init/program.js';
-import { prepareWaitingInit, userNamespaceOwnsProgram, whyWaitAsNode } from '../../runtime/process/waiting-init/index.js';
+import { planWaitingInit, prepareWaitingInit, userNamespaceOwnsProgram, type WaitingInitContext } from '../../runtime/process/waiting-init/index.js';
 import { buildInitPlan } from '../../runtime/process/build-plan.js';
 import type { InitPlan } from '../../runtime/process/init-plan.js';
 import type { RootfsPlan } from '../../runtime/rootfs/index.js';
 import { compileSeccomp } from '../../runtime/seccomp/index.js';
 import { createRecordingSys } from '../../runtime/sys/recording.js';
-import { ERRNO, F_ADD_SEALS, F_SEAL, MFD } from '../../runtime/sys/constants.js';
+import { AT, ERRNO, F_ADD_SEALS, F_SEAL, MFD, PR } from '../../runtime/sys/constants.js';
 import { SyscallError } from '../../runtime/sys/errors.js';
 import { defaultSpec } from '../../spec/defaults.js';
 import type { Seccomp, Spec } from '../../spec/types.js';
@@ -82,18 +82,31 @@ test('ELF: a static executable loaded whole at LOAD_ADDRESS, entry inside the bo
 });
 
 test('program: the fifo it opens, a late seccomp filter it loads, and where it cuts its envp', () => {
-  const plain = waitingInitX86_64({ fifoFd: 17, argCount: 2 });
+  const plain = waitingInitX86_64({ fifoFd: 17, argCount: 2 }).elf;
   assert.ok(plain.includes('/proc/self/fd/17\0'));
   assert.ok(plain.includes('tsrun-init\0'));
   const filter = compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] }).filter;
-  const late = waitingInitX86_64({ fifoFd: 17, argCount: 2, seccomp: { flags: 0, filter } });
+  const late = waitingInitX86_64({ fifoFd: 17, argCount: 2, seccomp: { flags: 0, filter } }).elf;
   assert.ok(late.includes(filter), 'the filter is in the program');
   assert.ok(late.length > plain.length + filter.length);
   // envp = [path, ...args, "", ...env]: the "" is at envp[1 + argCount], stack offset 24 + 8 + 8n.
   assert.equal(waitingInitEnvironment('/bin/sh', { args: ['sh', ''], env: ['A=1'] }), ['/bin/sh', 'sh', '', '', 'A=1']);
   const cut = (n: number) => Buffer.from([0x48, 0xc7, 0x44, 0x24, 32 + 8 * n, 0, 0, 0, 0]); // mov qword [rsp+cut], 0
   assert.ok(plain.includes(cut(2)));
-  assert.ok(waitingInitX86_64({ fifoFd: 17, argCount: 5 }).includes(cut(5)));
+  assert.ok(waitingInitX86_64({ fifoFd: 17, argCount: 5 }).elf.includes(cut(5)));
+});
+
+test('program: the calls it makes from its entry, as the seccomp check sees them (not the signal handler\'s)', () => {
+  const names = (p: ReturnType<typeof waitingInitX86_64>) => [...new Set(p.syscalls.map((c) => c.name))];
+  const plain = waitingInitX86_64({ fifoFd: 17, argCount: 2 });
+  assert.equal(names(plain), ['prctl', 'rt_sigaction', 'openat', 'write', 'close', 'execve', 'exit_group']);
+  const call = (name: string) => plain.syscalls.find((c) => c.name === name)!;
+  assert.equal(call('prctl').args, [BigInt(PR.SET_DUMPABLE), 0n]);
+  assert.equal(call('openat').args[0], BigInt.asUintN(64, BigInt(AT.FDCWD)));
+  assert.equal(call('close').args, [17n]);
+  assert.equal(call('exit_group').args, [127n]);
+  const filter = compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' }).filter;
+  assert.ok(names(waitingInitX86_64({ fifoFd: 17, argCount: 2, seccomp: { flags: 0, filter } })).includes('seccomp'));
 });
 
 function plan(edit: (s: Spec) => void = () => {}, seccomp?: { filter: Buffer; flags: number }): InitPlan {
@@ -102,15 +115,20 @@ function plan(edit: (s: Spec) => void = () => {}, seccomp?: { filter: Buffer; fl
   return buildInitPlan({ spec, rootfs: {} as RootfsPlan, syncFd: 3, parentSyncFd: 4, fifoFd: 17, preserveFds: 0, rootless: false, seccomp }, []);
 }
 const host = { userNamespaceOwnsProgram: false };
+/** Why the init of `p` waits as Node, or undefined when it becomes the program. */
+const whyWaitAsNode = (p: InitPlan, ctx: WaitingInitContext) => {
+  const planned = planWaitingInit(p, ctx);
+  return 'waitAsNode' in planned ? planned.waitAsNode : undefined;
+};
 
-test('whyWaitAsNode: the program by default; Node for startContainer hooks, other arches, an owning user namespace', () => {
+test('planWaitingInit: the program by default; Node for startContainer hooks, other arches, an owning user namespace', () => {
   assert.is(whyWaitAsNode(plan(), host), undefined);
   assert.match(whyWaitAsNode(plan((s) => (s.hooks = { startContainer: [{ path: '/bin/true' }] })), host)!, 'startContainer');
   assert.match(whyWaitAsNode(plan(), { ...host, arch: 'arm64' })!, 'arm64');
   assert.match(whyWaitAsNode(plan(), { userNamespaceOwnsProgram: true })!, 'user namespace');
 });
 
-test('whyWaitAsNode: a filter loaded before ready must allow what the program calls; a late one need not', () => {
+test('planWaitingInit: a filter loaded before ready must allow what the program calls; a late one need not', () => {
   const compiled = (profile: Seccomp) => ({ filter: compileSeccomp(profile).filter, flags: 0 });
   const early = (s: Spec) => (s.process!.noNewPrivileges = false); // as containerd and podman ask
   assert.is(plan(early, compiled(docker)).seccomp!.beforeCredentials, true);

@@ -7,22 +7,13 @@ import { isErrno } from '../../sys/errors.js';
 import { AT, F, F_ADD_SEALS, F_SEAL, MFD } from '../../sys/constants.js';
 import type { InitPlan } from '../init-plan.js';
 import type { IDMapping, Spec } from '../../../spec/types.js';
-import { AUDIT_ARCH, SECCOMP_RET } from '../../seccomp/constants.js';
+import { AUDIT_ARCH, SECCOMP_RET, SECCOMP_RET_ACTION_FULL } from '../../seccomp/constants.js';
 import { syscallTable } from '../../seccomp/arch.js';
 import { runFilter } from '../../seccomp/vm.js';
-import { WAITING_INIT_NAME, waitingInitEnvironment, waitingInitX86_64 } from './program.js';
+import { WAITING_INIT_NAME, waitingInitEnvironment, waitingInitX86_64, type ProgramSyscall, type WaitingInitProgram } from './program.js';
 
-/** What the init and the program call from the execveat on, with the arguments known beforehand. */
-const SYSCALLS_AFTER_READY: [name: string, args: bigint[]][] = [
-  ['execveat', [0n, 0n, 0n, 0n, BigInt(AT.EMPTY_PATH)]],
-  ['prctl', []],
-  ['rt_sigaction', []],
-  ['openat', [BigInt.asUintN(64, BigInt(AT.FDCWD))]],
-  ['write', []],
-  ['close', []],
-  ['execve', []],
-  ['exit_group', []],
-];
+/** The init's own call into the program (its fd is not known yet); the program's follow from there. */
+const EXECVEAT: ProgramSyscall = { name: 'execveat', args: [0n, 0n, 0n, 0n, BigInt(AT.EMPTY_PATH)] };
 
 export interface WaitingInitContext {
   /**
@@ -35,24 +26,26 @@ export interface WaitingInitContext {
 }
 
 /**
- * Why the init of this plan must wait as Node, or undefined when it can become the program:
- * startContainer hooks run from the init after `start` (hooks/sync.ts is JavaScript); a filter
- * loaded before `ready` (without no_new_privs) applies to the program's own calls, so it must
- * allow each of them (checked on the compiled filter); the program exists for x86-64 only.
+ * The program for this plan, or why its init must wait as Node: startContainer hooks run from the
+ * init after `start` (hooks/sync.ts is JavaScript); a filter loaded before `ready` (without
+ * no_new_privs) applies to the program's own calls, so it must allow each call the program makes
+ * (checked on the compiled filter); the program exists for x86-64 only.
  */
-export function whyWaitAsNode(plan: InitPlan, ctx: WaitingInitContext): string | undefined {
+export function planWaitingInit(plan: InitPlan, ctx: WaitingInitContext): { program: WaitingInitProgram } | { waitAsNode: string } {
   const arch = ctx.arch ?? process.arch;
-  if (arch !== 'x64') return `no waiting init for ${arch}`;
-  if (plan.startContainerHooks.length) return 'startContainer hooks run from the init';
-  if (ctx.userNamespaceOwnsProgram) return "the user namespace maps tsrun's own uid and gid";
+  if (arch !== 'x64') return { waitAsNode: `no waiting init for ${arch}` };
+  if (plan.startContainerHooks.length) return { waitAsNode: 'startContainer hooks run from the init' };
+  if (ctx.userNamespaceOwnsProgram) return { waitAsNode: "the user namespace maps tsrun's own uid and gid" };
+  const lateSeccomp = plan.seccomp && !plan.seccomp.beforeCredentials ? plan.seccomp : undefined;
+  const program = waitingInitX86_64({ fifoFd: plan.fifoFd, argCount: plan.process.args.length, seccomp: lateSeccomp });
   if (plan.seccomp?.beforeCredentials) {
     const table = syscallTable('x86_64');
-    for (const [name, args] of SYSCALLS_AFTER_READY) {
-      const action = (runFilter(plan.seccomp.filter, { nr: table.get(name)!, arch: AUDIT_ARCH.X86_64, args }).ret & 0xffff0000) >>> 0;
-      if (action !== SECCOMP_RET.ALLOW && action !== SECCOMP_RET.LOG) return `the seccomp profile does not allow ${name}`;
+    for (const { name, args } of [EXECVEAT, ...program.syscalls]) {
+      const action = (runFilter(plan.seccomp.filter, { nr: table.get(name)!, arch: AUDIT_ARCH.X86_64, args }).ret & SECCOMP_RET_ACTION_FULL) >>> 0;
+      if (action !== SECCOMP_RET.ALLOW && action !== SECCOMP_RET.LOG) return { waitAsNode: `the seccomp profile does not allow ${name}` };
     }
   }
-  return undefined;
+  return { program };
 }
 
 /** WaitingInitContext.userNamespaceOwnsProgram for a config run by `ids` (tsrun's euid and egid). */
@@ -66,10 +59,9 @@ export function userNamespaceOwnsProgram(spec: Spec, ids: { uid: number; gid: nu
 
 /** The program for this plan in a sealed, close-on-exec memfd, or why the init waits as Node. */
 export function prepareWaitingInit(sys: Sys, plan: InitPlan, ctx: WaitingInitContext): { fd: number } | { waitAsNode: string } {
-  const why = whyWaitAsNode(plan, ctx);
-  if (why !== undefined) return { waitAsNode: why };
-  const lateSeccomp = plan.seccomp && !plan.seccomp.beforeCredentials ? plan.seccomp : undefined;
-  const program = waitingInitX86_64({ fifoFd: plan.fifoFd, argCount: plan.process.args.length, seccomp: lateSeccomp });
+  const planned = planWaitingInit(plan, ctx);
+  if (!('program' in planned)) return planned;
+  const program = planned.program.elf;
   let fd: number;
   try {
     fd = executableMemfd(sys);

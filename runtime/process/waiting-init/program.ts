@@ -84,10 +84,22 @@ class DataSection {
   }
 }
 
-/** The waiting init as a static x86-64 ELF executable. */
-export function waitingInitX86_64(spec: WaitingInitSpec): Buffer {
+/** A system call the program makes, with the arguments it passes as constants (others left out). */
+export interface ProgramSyscall {
+  name: string;
+  args: bigint[];
+}
+
+export interface WaitingInitProgram {
+  /** A static x86-64 ELF executable. */
+  elf: Buffer;
+  /** Every call from its entry to the process's execve, failure reports included (not the signal handler's). */
+  syscalls: ProgramSyscall[];
+}
+
+/** The waiting init as a static x86-64 ELF executable, and the system calls it makes. */
+export function waitingInitX86_64(spec: WaitingInitSpec): WaitingInitProgram {
   const nr = syscallTable('x86_64');
-  const syscallNr = (name: string) => nr.get(name)!;
   const data = new DataSection(LOAD_ADDRESS + HEADERS_SIZE);
 
   const name = data.add(`${WAITING_INIT_NAME}\0`);
@@ -132,10 +144,17 @@ export function waitingInitX86_64(spec: WaitingInitSpec): Buffer {
   handled.writeBigUInt64LE(0xffffffffffffffffn, 24); // every other signal blocked while it runs
 
   const a = new Assembler();
-  const call = (syscall: string, ...args: (number | bigint)[]) => {
+  const syscalls: ProgramSyscall[] = [];
+  let inHandler = true;
+  /** `syscall` with its number in rax; the arguments are already in their registers. */
+  const sys = (name: string, args: bigint[] = []) => {
+    if (!inHandler) syscalls.push({ name, args });
+    a.movImm(Reg.rax, nr.get(name)!).syscall();
+  };
+  const call = (name: string, ...args: (number | bigint)[]) => {
     const argRegs = [Reg.rdi, Reg.rsi, Reg.rdx, Reg.r10];
     args.forEach((v, i) => a.movImm(argRegs[i], v));
-    a.movImm(Reg.rax, syscallNr(syscall)).syscall();
+    sys(name, args.map((v) => BigInt.asUintN(64, BigInt(v))));
   };
   let checks = 0;
   /** On a negative result: keep -errno in rbx, the message in r12/r13, and go to `fail`. */
@@ -149,25 +168,30 @@ export function waitingInitX86_64(spec: WaitingInitSpec): Buffer {
   // The signal handler (the signal number in rdi): back to the default action, unblocked, raised
   // again; still here (PID 1 of its namespace ignores a default signal from itself), exit 128+signal.
   a.mov(Reg.rbx, Reg.rdi);
-  a.movImm(Reg.rsi, defaultAction.address).movImm(Reg.rdx, 0).movImm(Reg.r10, SIGSET_SIZE).movImm(Reg.rax, syscallNr('rt_sigaction')).syscall();
+  a.movImm(Reg.rsi, defaultAction.address).movImm(Reg.rdx, 0).movImm(Reg.r10, SIGSET_SIZE);
+  sys('rt_sigaction');
   call('rt_sigprocmask', SIG_SETMASK, emptySet.address, 0, SIGSET_SIZE);
   call('getpid');
-  a.mov(Reg.rdi, Reg.rax).mov(Reg.rsi, Reg.rbx).movImm(Reg.rax, syscallNr('kill')).syscall();
-  a.mov(Reg.rdi, Reg.rbx).addImm(Reg.rdi, 128).movImm(Reg.rax, syscallNr('exit_group')).syscall();
+  a.mov(Reg.rdi, Reg.rax).mov(Reg.rsi, Reg.rbx);
+  sys('kill');
+  a.mov(Reg.rdi, Reg.rbx).addImm(Reg.rdi, 128);
+  sys('exit_group');
 
   const entry = a.offset;
+  inHandler = false;
   call('prctl', PR.SET_DUMPABLE, 0);
   // for (rbx = 1; rbx <= 64; rbx++, r12 >>= 1) if (r12 & 1) rt_sigaction(rbx, &action, NULL, 8)
   a.movImm(Reg.r12, ENDING_SIGNALS.reduce((mask, sig) => mask | (1n << BigInt(sig - 1)), 0n)).movImm(Reg.rbx, 1);
   a.label('signals').testImm(Reg.r12, 1).jumpIf(Cond.equal, 'next-signal');
   a.mov(Reg.rdi, Reg.rbx).movImm(Reg.rsi, action.address).movImm(Reg.rdx, 0).movImm(Reg.r10, SIGSET_SIZE);
-  a.movImm(Reg.rax, syscallNr('rt_sigaction')).syscall();
+  sys('rt_sigaction');
   a.label('next-signal').shr1(Reg.r12).inc(Reg.rbx).cmpImm(Reg.rbx, 64).jumpIf(Cond.belowOrEqual, 'signals');
   call('prctl', PR.SET_NAME, name.address);
   call('openat', AT.FDCWD, fifoPath.address, O.WRONLY | O.CLOEXEC);
   failUnlessOk(messages.open);
   a.mov(Reg.rdi, Reg.rax);
-  a.movImm(Reg.rsi, started.address).movImm(Reg.rdx, 1).movImm(Reg.rax, syscallNr('write')).syscall();
+  a.movImm(Reg.rsi, started.address).movImm(Reg.rdx, 1);
+  sys('write');
   failUnlessOk(messages.write);
   call('close', spec.fifoFd);
   if (fprog && spec.seccomp) {
@@ -180,27 +204,30 @@ export function waitingInitX86_64(spec: WaitingInitSpec): Buffer {
   const cut = args + 8 * spec.argCount;
   a.zeroStack(cut); // the "": now the end of args
   a.loadStack(Reg.rdi, path).leaStack(Reg.rsi, args).leaStack(Reg.rdx, cut + 8);
-  a.movImm(Reg.rax, syscallNr('execve')).syscall();
+  sys('execve');
 
   // execve returned: say which program, then report as any other failure.
   a.mov(Reg.rbx, Reg.rax);
   call('write', 2, messages.execve.address, messages.execve.length);
   a.loadStack(Reg.rsi, path).movImm(Reg.rdx, 0);
   a.label('strlen').cmpByteZero(Reg.rsi, Reg.rdx).jumpIf(Cond.equal, 'strlen-done').inc(Reg.rdx).jump('strlen');
-  a.label('strlen-done').movImm(Reg.rdi, 2).movImm(Reg.rax, syscallNr('write')).syscall();
+  a.label('strlen-done').movImm(Reg.rdi, 2);
+  sys('write', [2n]);
   a.movImm(Reg.r12, messages.colon.address).movImm(Reg.r13, messages.colon.length);
 
   // rbx = -errno, r12/r13 = what failed: "<message><errno name>\n" on stderr, exit 127.
   a.label('fail');
-  a.movImm(Reg.rdi, 2).mov(Reg.rsi, Reg.r12).mov(Reg.rdx, Reg.r13).movImm(Reg.rax, syscallNr('write')).syscall();
+  a.movImm(Reg.rdi, 2).mov(Reg.rsi, Reg.r12).mov(Reg.rdx, Reg.r13);
+  sys('write', [2n]);
   a.mov(Reg.rax, Reg.rbx).neg(Reg.rax);
   a.cmpImm(Reg.rax, ERRNO_TABLE_SIZE).jumpIf(Cond.aboveOrEqual, 'unknown-errno');
   a.loadTable32(Reg.rsi, Reg.rax, table.address).loadTable32(Reg.rdx, Reg.rax, table.address + 4).jump('write-errno');
   a.label('unknown-errno').movImm(Reg.rsi, messages.unknown.address).movImm(Reg.rdx, messages.unknown.length);
-  a.label('write-errno').movImm(Reg.rdi, 2).movImm(Reg.rax, syscallNr('write')).syscall();
+  a.label('write-errno').movImm(Reg.rdi, 2);
+  sys('write', [2n]);
   call('write', 2, newline.address, 1);
   call('exit_group', EXIT_FAILED);
 
   const head = data.bytes();
-  return elfExecutable(EM_X86_64, Buffer.concat([head, a.bytes()]), head.length + entry);
+  return { elf: elfExecutable(EM_X86_64, Buffer.concat([head, a.bytes()]), head.length + entry), syscalls };
 }
