@@ -11,6 +11,7 @@ import { applyAttributes } from './attributes.js';
 import { loadSeccompEarly } from './seccomp-load.js';
 import { enterCwd } from './cwd.js';
 import { applyRootfs, finishRootfs } from '../rootfs/index.js';
+import { procFd } from '../rootfs/resolve.js';
 import { runHookSync } from '../../hooks/sync.js';
 import { setupConsole } from './console.js';
 import { becomeWaitingInit } from './waiting-init/index.js';
@@ -140,7 +141,7 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
       stage = 'start';
       // The write end stays open, close-on-exec and above the fds the process keeps: `start` reads
       // EOF when execve succeeds (or the init dies), and only then runs the poststart hooks.
-      const opened = sys.open(`/proc/self/fd/${plan.fifoFd}`, O.WRONLY | O.CLOEXEC);
+      const opened = sys.open(procFd(plan.fifoFd), O.WRONLY | O.CLOEXEC);
       const fifo = sys.fcntl(opened, F.DUPFD_CLOEXEC, 3 + proc.preserveFds);
       sys.close(opened);
       sys.write(fifo, '0');

@@ -7,6 +7,7 @@
 import type { Sys } from '../sys/sys.js';
 import { AT, O, S } from '../sys/constants.js';
 import { isErrno } from '../sys/errors.js';
+import { procFd } from './resolve.js';
 
 const DIR_FLAGS = O.RDONLY | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC;
 const CHUNK = 64 * 1024;
@@ -45,14 +46,14 @@ export function copyTree(sys: Sys, from: number, to: number): void {
           sys.close(output);
         }
       } else if (type === S.IFLNK) {
-        sys.symlinkat(sys.readlink(`/proc/self/fd/${src}/${name}`), dst, name);
+        sys.symlinkat(sys.readlink(`${procFd(src)}/${name}`), dst, name);
         keepOwner(() => sys.fchownat(dst, name, st.uid, st.gid, AT.SYMLINK_NOFOLLOW));
       } else {
         sys.mknodat(dst, name, st.mode, st.rdev.major, st.rdev.minor);
         keepOwner(() => sys.fchownat(dst, name, st.uid, st.gid, AT.SYMLINK_NOFOLLOW));
         sys.fchmodat(dst, name, perm);
       }
-      sys.lutimes(`/proc/self/fd/${dst}/${name}`, st.mtimeNs, st.mtimeNs);
+      sys.lutimes(`${procFd(dst)}/${name}`, st.mtimeNs, st.mtimeNs);
     }
   };
   copyDir(from, to);

@@ -17,6 +17,7 @@
 import { Assembler, Cond, Reg } from './x86-64.js';
 import { elfExecutable, EM_X86_64, HEADERS_SIZE, LOAD_ADDRESS } from './elf.js';
 import { syscallTable } from '../../seccomp/arch.js';
+import { procFd } from '../../rootfs/resolve.js';
 import { AT, O, PR, SIGNALS, SIGRTMAX, SIGRTMIN, errnoName } from '../../sys/constants.js';
 
 export interface WaitingInitSpec {
@@ -103,7 +104,7 @@ export function waitingInitX86_64(spec: WaitingInitSpec): WaitingInitProgram {
   const data = new DataSection(LOAD_ADDRESS + HEADERS_SIZE);
 
   const name = data.add(`${WAITING_INIT_NAME}\0`);
-  const fifoPath = data.add(`/proc/self/fd/${spec.fifoFd}\0`);
+  const fifoPath = data.add(`${procFd(spec.fifoFd)}\0`); // what the Node init opens too
   const started = data.add('0');
   const newline = data.add('\n');
   const messages = {
