@@ -91,13 +91,7 @@ t('CVE-2019-5736: the waiting-init program is sealed, and as an interpreter it o
     s.root = { path: rootfs };
   });
   const log = join(sb.dir, 'container-output');
-  const out = openSync(log, 'w');
-  try {
-    const c = sb.tsrun(['create', '--bundle', bundle, id], { stdio: ['ignore', out, out] });
-    assert.is(c.code, 0, readFileSync(log, 'utf8'));
-  } finally {
-    closeSync(out);
-  }
+  assert.is(sb.createLogged(id, bundle, log).code, 0, readFileSync(log, 'utf8'));
   const init = JSON.parse(sb.tsrun(['state', id]).stdout).pid;
   const fd = sys.open(`/proc/${init}/exe`, O.RDONLY | O.CLOEXEC);
   try {

@@ -3,7 +3,7 @@
 // a process that cannot be executed any more, and when the init waits as Node instead.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, closeSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox, TSRUN, run } from '../support/containers.js';
 import { makeBusyboxRootfs } from '../support/busybox-rootfs.js';
@@ -21,13 +21,7 @@ const docker: Seccomp = JSON.parse(readFileSync(new URL('../fixtures/seccomp/def
 
 /** `create` with the container's stdout and stderr going to a file; returns the init's pid. */
 function createLogged(id: string, bundle: string, log: string, flags: string[] = []): number {
-  const out = openSync(log, 'a');
-  try {
-    const r = sb.tsrun([...flags, 'create', '--bundle', bundle, id], { stdio: ['ignore', out, out] });
-    assert.is(r.code, 0, readFileSync(log, 'utf8'));
-  } finally {
-    closeSync(out);
-  }
+  assert.is(sb.createLogged(id, bundle, log, flags).code, 0, readFileSync(log, 'utf8'));
   return JSON.parse(sb.tsrun(['state', id]).stdout).pid;
 }
 

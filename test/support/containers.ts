@@ -82,6 +82,16 @@ export class Sandbox {
     return run(TSRUN, ['--root', this.root, ...args], opts);
   }
 
+  /** `tsrun [flags] create`, with the container's stdout and stderr (the init keeps them) appended to `log`. */
+  createLogged(id: string, bundle: string, log: string, flags: string[] = []): Result {
+    const out = openSync(log, 'a');
+    try {
+      return this.tsrun([...flags, 'create', '--bundle', bundle, id], { stdio: ['ignore', out, out] });
+    } finally {
+      closeSync(out);
+    }
+  }
+
   /** Poll `state` until the container is stopped (or the time is up); returns whether it stopped. */
   waitStopped(id: string, timeoutMs = 4000, runtime: 'tsrun' | 'runc' = 'tsrun'): boolean {
     for (const end = Date.now() + timeoutMs; Date.now() < end; ) {
