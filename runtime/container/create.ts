@@ -51,7 +51,8 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
   const terminal = Boolean(spec.process?.terminal);
   checkConsoleOptions(terminal, { consoleSocket: opts.consoleSocket, foreground: opts.ownConsole !== undefined });
   const rootfs = isAbsolute(spec.root!.path) ? spec.root!.path : join(bundle, spec.root!.path);
-  const rootless = sys.geteuid() !== 0;
+  const ids = { uid: sys.geteuid(), gid: process.getegid!() }; // tsrun's own (effective)
+  const rootless = ids.uid !== 0;
   const listenFds = listenFdCount();
 
   store.claim(opts.id);
@@ -75,7 +76,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       rootfs,
       created: new Date().toISOString(),
       annotations: spec.annotations,
-      owner: process.env.USER ?? (rootless ? String(sys.geteuid()) : 'root'),
+      owner: process.env.USER ?? (rootless ? String(ids.uid) : 'root'),
       createdDone: false,
       started: false,
       cgroupPaths: cgroups.paths(),
@@ -126,7 +127,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       { spec: withListenFds(spec, listenFds), rootfs: rootfsPlan, syncFd, parentSyncFd, fifoFd, preserveFds: listenFds + opts.preserveFds, rootless, seccomp: compileSeccompFor(spec), console: terminalSocket },
       joins,
     );
-    const waiting = prepareWaitingInit(sys, plan, { userNamespaceOwnsProgram: userNamespaceOwnsProgram(spec, { uid: sys.geteuid(), gid: process.getegid!() }) });
+    const waiting = prepareWaitingInit(sys, plan, { userNamespaceOwnsProgram: userNamespaceOwnsProgram(spec, ids) });
     if ('fd' in waiting) {
       plan.waitingInitFd = waiting.fd;
       fds.push(waiting.fd);
@@ -139,7 +140,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       sys,
       plan,
       {
-        userNamespace: (pid) => writeIdMaps(pid, spec.linux?.uidMappings, spec.linux?.gidMappings, { euid: sys.geteuid(), egid: process.getegid!() }),
+        userNamespace: (pid) => writeIdMaps(pid, spec.linux?.uidMappings, spec.linux?.gidMappings, { euid: ids.uid, egid: ids.gid }),
         initCreated: (pid) => {
           if (plan.newCgroupNamespace) {
             cgroups.apply(pid); // the init's cgroup namespace is rooted there
