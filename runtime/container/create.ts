@@ -13,7 +13,7 @@ import { ContainerError } from './errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_SEQPACKET } from '../process/sync.js';
 import { buildInitPlan, openNamespaceJoins } from '../process/build-plan.js';
 import { launchInit } from '../process/launch.js';
-import { prepareWaitingInit, userNamespaceOwnsProgram } from '../process/waiting-init/index.js';
+import { nodeWaitSignalHandler, prepareWaitingInit, userNamespaceOwnsProgram } from '../process/waiting-init/index.js';
 import { writeIdMaps } from '../process/idmap.js';
 import { processStartTime } from '../process/proc.js';
 import { planRootfs } from '../rootfs/index.js';
@@ -132,6 +132,7 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       plan.waitingInitFd = waiting.fd;
       fds.push(waiting.fd);
     }
+    plan.nodeWaitSignalHandler = nodeWaitSignalHandler(); // also if the kernel refuses to exec the program
     debugStep(`create: the init will wait ${'fd' in waiting ? 'in the waiting-init program' : `as Node: ${waiting.waitAsNode}`}`);
     const rec = record;
     fds.splice(fds.indexOf(parentSyncFd), 1); // launchInit owns both ends of the sync channel now

@@ -38,6 +38,8 @@ export interface InitPlan {
   fifoFd: number;
   /** A sealed memfd holding the program the init execs once ready (waiting-init/), if it may. */
   waitingInitFd?: number;
+  /** Machine code the init installs for the signals that end a process, if it waits as Node. */
+  nodeWaitSignalHandler?: Buffer;
   runtimeHooks: boolean; // prestart/createRuntime hooks exist: ask the parent to run them
   createContainerHooks: Hook[];
   startContainerHooks: Hook[];

@@ -14,7 +14,7 @@ import { applyRootfs, finishRootfs } from '../rootfs/index.js';
 import { procFd } from '../rootfs/resolve.js';
 import { runHookSync } from '../../hooks/sync.js';
 import { setupConsole } from './console.js';
-import { becomeWaitingInit } from './waiting-init/index.js';
+import { becomeWaitingInit, endOnSignals } from './waiting-init/index.js';
 
 /** The parent gave up, or a failure was already reported to it: the stage exits quietly. */
 export class InitAbort extends Error {}
@@ -139,6 +139,7 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
         becomeWaitingInit(sys, plan.waitingInitFd, plan.fifoFd, path, proc); // returns only if refused
       }
       stage = 'start';
+      if (plan.nodeWaitSignalHandler) endOnSignals(sys, plan.nodeWaitSignalHandler);
       // The write end stays open, close-on-exec and above the fds the process keeps: `start` reads
       // EOF when execve succeeds (or the init dies), and only then runs the poststart hooks.
       const opened = sys.open(procFd(plan.fifoFd), O.WRONLY | O.CLOEXEC);

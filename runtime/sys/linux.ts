@@ -96,6 +96,12 @@ const AT_FDCWD = -100;
 const SCM_RIGHTS = 1;
 const SOL_SOCKET = 1;
 const MADVISE = 'int madvise(uintptr_t, size_t, int)';
+const PAGE_SIZE = 4096;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const PROT_EXEC = 4;
+const MAP_PRIVATE = 0x02;
+const MAP_ANONYMOUS = 0x20;
 const MADV_DOFORK = 11;
 // All of user space above the first 64 KiB (not a Smi: computed once here, not per call).
 const DOFORK_START = 0x10000;
@@ -179,6 +185,16 @@ export class LinuxSys implements Sys {
   blockAllSignals(block: boolean): void {
     const set = Buffer.alloc(128, block ? 0xff : 0);
     check(fn('int sigprocmask(int, const void *, void *)', 'sigprocmask')(2 /* SIG_SETMASK */, set, null), 'sigprocmask');
+  }
+  setSignalHandler(sig: number, address: number): void {
+    check(fn('intptr_t signal(int, uintptr_t)', 'signal:address')(sig, address), 'signal');
+  }
+  mapCode(code: Buffer): number {
+    const size = Math.ceil(code.length / PAGE_SIZE) * PAGE_SIZE;
+    const address = check(fn('intptr_t mmap(uintptr_t, size_t, int, int, int, intptr_t)')(0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), 'mmap');
+    fn('uintptr_t memcpy(uintptr_t, const void *, size_t)')(address, code, code.length);
+    check(fn('int mprotect(uintptr_t, size_t, int)')(address, size, PROT_READ | PROT_EXEC), 'mprotect');
+    return address;
   }
 
   unshare(flags: number): void { check(fn('int unshare(int)')(flags), 'unshare'); }

@@ -59,6 +59,7 @@ const defaults: Partial<Record<keyof Sys, (...args: any[]) => unknown>> = {
   execvpe: () => { throw new Error('execvpe'); },
   execveat: () => { throw new Error('execveat'); },
   memfdCreate: () => 24,
+  mapCode: () => 0x20000,
   allocNative: (size: number) => {
     const mem = Buffer.alloc(size);
     return {

@@ -55,6 +55,10 @@ export interface Sys {
   resetSignals(): void;
   /** Block (true) or unblock (false) every signal for the calling thread. */
   blockAllSignals(block: boolean): void;
+  /** signal(2) with a handler that is machine code at `address` in this process (see mapCode). */
+  setSignalHandler(sig: number, address: number): void;
+  /** Copies machine code into a new read-and-execute mapping (mmap, mprotect); its address. */
+  mapCode(code: Buffer): number;
 
   // --- namespaces and identity
   unshare(flags: number): void;

@@ -122,6 +122,26 @@ for (const [what, edit, why] of waitsAsNode) {
   });
 }
 
+t('an init waiting as Node ends on kill TERM or HUP too (the program\'s handler, mapped into it); CHLD, WINCH and CONT do not', () => {
+  const asNode = (s: Spec) => {
+    s.hooks = { startContainer: [{ path: '/bin/true' }] };
+  };
+  for (const signal of ['TERM', 'HUP']) {
+    const id = sb.id(signal.toLowerCase());
+    const pid = createLogged(id, sb.bundle(['true'], asNode), join(sb.dir, `log-${signal}`));
+    assert.match(readlinkSync(`/proc/${pid}/exe`), /node/);
+    assert.is(sb.tsrun(['kill', id, signal]).code, 0);
+    assert.ok(sb.waitStopped(id, 2000), `${signal}: stopped`);
+  }
+  const id = sb.id('harmless');
+  const log = join(sb.dir, 'log');
+  createLogged(id, sb.bundle(['echo', 'ran'], asNode), log);
+  for (const signal of ['CHLD', 'WINCH', 'CONT']) assert.is(sb.tsrun(['kill', id, signal]).code, 0);
+  assert.is(JSON.parse(sb.tsrun(['state', id]).stdout).status, 'created');
+  startAndWait(id);
+  assert.is(readFileSync(log, 'utf8'), 'ran\n');
+});
+
 t('vm.memfd_noexec: 1 still lets the program run (MFD_EXEC), 2 makes the init wait as Node; both run the process', () => {
   // The sysctl belongs to the pid namespace: set it in a new one, around a whole `tsrun run`.
   for (const [value, waits] of [[1, 'in the waiting-init program'], [2, 'as Node: memfd_create tsrun-init: EACCES']]) {

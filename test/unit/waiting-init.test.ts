@@ -6,14 +6,14 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { Assembler, Cond, Reg } from '../../runtime/process/waiting-init/x86-64.js';
 import { elfExecutable, EM_X86_64, HEADERS_SIZE, LOAD_ADDRESS } from '../../runtime/process/waiting-init/elf.js';
-import { waitingInitEnvironment, waitingInitX86_64 } from '../../runtime/process/waiting-init/program.js';
-import { planWaitingInit, prepareWaitingInit, userNamespaceOwnsProgram, type WaitingInitContext } from '../../runtime/process/waiting-init/index.js';
+import { ENDING_SIGNALS, endingSignalHandlerX86_64, waitingInitEnvironment, waitingInitX86_64 } from '../../runtime/process/waiting-init/program.js';
+import { endOnSignals, nodeWaitSignalHandler, planWaitingInit, prepareWaitingInit, userNamespaceOwnsProgram, type WaitingInitContext } from '../../runtime/process/waiting-init/index.js';
 import { buildInitPlan } from '../../runtime/process/build-plan.js';
 import type { InitPlan } from '../../runtime/process/init-plan.js';
 import type { RootfsPlan } from '../../runtime/rootfs/index.js';
 import { compileSeccomp } from '../../runtime/seccomp/index.js';
 import { createRecordingSys } from '../../runtime/sys/recording.js';
-import { AT, ERRNO, F_ADD_SEALS, F_SEAL, MFD, PR } from '../../runtime/sys/constants.js';
+import { AT, ERRNO, F_ADD_SEALS, F_SEAL, MFD, PR, SIGNALS } from '../../runtime/sys/constants.js';
 import { SyscallError } from '../../runtime/sys/errors.js';
 import { defaultSpec } from '../../spec/defaults.js';
 import type { Seccomp, Spec } from '../../spec/types.js';
@@ -107,6 +107,40 @@ test('program: the calls it makes from its entry, as the seccomp check sees them
   assert.equal(call('exit_group').args, [127n]);
   const filter = compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' }).filter;
   assert.ok(names(waitingInitX86_64({ fifoFd: 17, argCount: 2, seccomp: { flags: 0, filter } })).includes('seccomp'));
+});
+
+test('signal handler: position-independent (structs on the stack), the same bytes in the program and for an init waiting as Node', () => {
+  const handler = endingSignalHandlerX86_64();
+  // objdump -D -b binary -mi386:x86-64 -M intel of these bytes:
+  const expected = [
+    '48 c7 44 24 00 00 00 00 00', // mov QWORD PTR [rsp+0x0],0x0   (struct sigaction: SIG_DFL, ...
+    '48 c7 44 24 08 00 00 00 00', // mov QWORD PTR [rsp+0x8],0x0
+    '48 c7 44 24 10 00 00 00 00', // mov QWORD PTR [rsp+0x10],0x0
+    '48 c7 44 24 18 00 00 00 00', // mov QWORD PTR [rsp+0x18],0x0  ... mask)
+    '48 c7 44 24 20 00 00 00 00', // mov QWORD PTR [rsp+0x20],0x0  (an empty sigset)
+    '48 89 fb', // mov rbx,rdi
+    '48 8d 74 24 00', 'ba 00 00 00 00', '41 ba 08 00 00 00', 'b8 0d 00 00 00', '0f 05', // rt_sigaction(sig, [rsp], NULL, 8)
+    'bf 02 00 00 00', '48 8d 74 24 20', 'ba 00 00 00 00', '41 ba 08 00 00 00', 'b8 0e 00 00 00', '0f 05', // rt_sigprocmask(SIG_SETMASK, [rsp+32], NULL, 8)
+    'b8 27 00 00 00', '0f 05', // getpid
+    '48 89 c7', '48 89 de', 'b8 3e 00 00 00', '0f 05', // kill(pid, sig)
+    '48 89 df', '48 81 c7 80 00 00 00', 'b8 e7 00 00 00', '0f 05', // exit_group(sig + 128)
+  ];
+  assert.is(hex(handler), expected.join(' '));
+  const program = waitingInitX86_64({ fifoFd: 17, argCount: 2 }).elf;
+  assert.ok(program.includes(handler), 'the program runs the same handler');
+  assert.is(nodeWaitSignalHandler('arm64'), undefined);
+  assert.equal(nodeWaitSignalHandler('x64'), handler);
+});
+
+test('endOnSignals: maps the handler executable, installs it for the ending signals but those Node ignores (PIPE, XFSZ)', () => {
+  const sys = createRecordingSys();
+  const handler = endingSignalHandlerX86_64();
+  endOnSignals(sys, handler);
+  assert.equal(sys.calls[0], { call: 'mapCode', args: [handler] });
+  const installed = sys.calls.slice(1).map((c) => { assert.is(c.call, 'setSignalHandler'); assert.is(c.args[1], 0x20000); return c.args[0]; });
+  assert.equal(installed, ENDING_SIGNALS.filter((s) => s !== SIGNALS.PIPE && s !== SIGNALS.XFSZ));
+  assert.ok(installed.includes(SIGNALS.TERM) && installed.includes(SIGNALS.HUP) && installed.includes(64));
+  assert.not.ok(installed.includes(SIGNALS.CHLD) || installed.includes(SIGNALS.KILL));
 });
 
 function plan(edit: (s: Spec) => void = () => {}, seccomp?: { filter: Buffer; flags: number }): InitPlan {

@@ -10,7 +10,8 @@ import type { IDMapping, Spec } from '../../../spec/types.js';
 import { AUDIT_ARCH, SECCOMP_RET, SECCOMP_RET_ACTION_FULL } from '../../seccomp/constants.js';
 import { syscallTable } from '../../seccomp/arch.js';
 import { runFilter } from '../../seccomp/vm.js';
-import { WAITING_INIT_NAME, waitingInitEnvironment, waitingInitX86_64, type ProgramSyscall, type WaitingInitProgram } from './program.js';
+import { ENDING_SIGNALS, WAITING_INIT_NAME, endingSignalHandlerX86_64, waitingInitEnvironment, waitingInitX86_64, type ProgramSyscall, type WaitingInitProgram } from './program.js';
+import { SIGNALS } from '../../sys/constants.js';
 
 /** The init's own call into the program (its fd is not known yet); the program's follow from there. */
 const EXECVEAT: ProgramSyscall = { name: 'execveat', args: [0n, 0n, 0n, 0n, BigInt(AT.EMPTY_PATH)] };
@@ -108,4 +109,22 @@ export function becomeWaitingInit(sys: Sys, programFd: number, fifoFd: number, p
   } catch {
     // e.g. a seccomp filter that looks at execveat's pointers, which whyWaitAsNode cannot see
   }
+}
+
+/**
+ * For an init that waits as Node: the program's signal handler (emitEndingSignalHandler), so that
+ * a created container ends on `kill TERM` there too; none but for x86-64 (the init then ignores
+ * such a signal as PID 1 of its namespace, as before).
+ */
+export function nodeWaitSignalHandler(arch: NodeJS.Architecture = process.arch): Buffer | undefined {
+  return arch === 'x64' ? endingSignalHandlerX86_64() : undefined;
+}
+
+/** Node ignores these, and the init must go on ignoring them: its startContainer hooks write to pipes. */
+const IGNORED_BY_NODE = new Set([SIGNALS.PIPE, SIGNALS.XFSZ]);
+
+/** In an init about to wait as Node: the handler (nodeWaitSignalHandler) for the signals that end a process. */
+export function endOnSignals(sys: Sys, handler: Buffer): void {
+  const address = sys.mapCode(handler);
+  for (const sig of ENDING_SIGNALS) if (!IGNORED_BY_NODE.has(sig)) sys.setSignalHandler(sig, address);
 }

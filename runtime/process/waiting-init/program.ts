@@ -8,6 +8,7 @@
 //      a handler for every signal whose default is to end the process: as runc's Go init, a
 //      created container ends on `kill TERM` even as PID 1 of its namespace (which ignores a
 //      signal it has no handler for); the handler re-raises the signal, or exits 128+signal
+//      (the Node init runs the same handler while it waits: endingSignalHandlerX86_64)
 //   2. open /proc/self/fd/<fifo> for writing: blocks until `start` opens the exec fifo for reading
 //   3. write "0" to it (start reads it, then waits for EOF: the fd is close-on-exec), close <fifo>
 //   4. seccomp(SECCOMP_SET_MODE_FILTER) when the filter is loaded last (no_new_privs)
@@ -43,12 +44,45 @@ const SA_RESTORER = 0x04000000;
 const SIG_SETMASK = 2;
 const SIGSET_SIZE = 8;
 /** Signals whose default action ends the process (SIGKILL aside, which needs no handler). */
-const ENDING_SIGNALS = [
+export const ENDING_SIGNALS = [
   ...['HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM', 'STKFLT',
     'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'IO', 'PWR', 'SYS'].map((name) => SIGNALS[name]),
   ...Array.from({ length: SIGRTMAX - SIGRTMIN + 1 }, (_, i) => SIGRTMIN + i),
 ];
 const EXIT_FAILED = 127;
+
+/**
+ * The handler for the ENDING_SIGNALS (the signal number in rdi): back to the default action,
+ * unblocked, raised again; still here (PID 1 of its namespace ignores a default signal from
+ * itself), exit 128+signal. Position-independent: its two structs (a SIG_DFL sigaction and an
+ * empty set) are zeroes written over the signal frame on the stack, which it never returns to.
+ */
+function emitEndingSignalHandler(a: Assembler, sys: (name: string) => void): void {
+  const defaultAction = 0; // struct sigaction: handler (SIG_DFL), flags, restorer, mask
+  const emptySet = 32;
+  for (let off = defaultAction; off < emptySet + SIGSET_SIZE; off += 8) a.zeroStack(off);
+  a.mov(Reg.rbx, Reg.rdi);
+  a.leaStack(Reg.rsi, defaultAction).movImm(Reg.rdx, 0).movImm(Reg.r10, SIGSET_SIZE);
+  sys('rt_sigaction');
+  a.movImm(Reg.rdi, SIG_SETMASK).leaStack(Reg.rsi, emptySet).movImm(Reg.rdx, 0).movImm(Reg.r10, SIGSET_SIZE);
+  sys('rt_sigprocmask');
+  sys('getpid');
+  a.mov(Reg.rdi, Reg.rax).mov(Reg.rsi, Reg.rbx);
+  sys('kill');
+  a.mov(Reg.rdi, Reg.rbx).addImm(Reg.rdi, 128);
+  sys('exit_group');
+}
+
+/**
+ * emitEndingSignalHandler on its own, for an init that waits as Node on x86-64: it maps these
+ * bytes executable (Sys.mapCode) and installs them for every ENDING_SIGNALS before it blocks.
+ */
+export function endingSignalHandlerX86_64(): Buffer {
+  const nr = syscallTable('x86_64');
+  const a = new Assembler();
+  emitEndingSignalHandler(a, (name) => a.movImm(Reg.rax, nr.get(name)!).syscall());
+  return a.bytes();
+}
 
 /** Constant data placed before the code, each item at a known absolute address. */
 class DataSection {
@@ -135,8 +169,6 @@ export function waitingInitX86_64(spec: WaitingInitSpec): WaitingInitProgram {
 
   const handled = Buffer.alloc(32); // struct sigaction: handler, flags, restorer, mask; set below
   const action = data.add(handled, 8);
-  const defaultAction = data.add(Buffer.alloc(32), 8); // SIG_DFL
-  const emptySet = data.add(Buffer.alloc(SIGSET_SIZE), 8);
   // The handler is the first code, right after the data.
   const handler = data.end();
   handled.writeBigUInt64LE(BigInt(handler), 0);
@@ -166,17 +198,7 @@ export function waitingInitX86_64(spec: WaitingInitSpec): WaitingInitProgram {
     a.label(ok);
   };
 
-  // The signal handler (the signal number in rdi): back to the default action, unblocked, raised
-  // again; still here (PID 1 of its namespace ignores a default signal from itself), exit 128+signal.
-  a.mov(Reg.rbx, Reg.rdi);
-  a.movImm(Reg.rsi, defaultAction.address).movImm(Reg.rdx, 0).movImm(Reg.r10, SIGSET_SIZE);
-  sys('rt_sigaction');
-  call('rt_sigprocmask', SIG_SETMASK, emptySet.address, 0, SIGSET_SIZE);
-  call('getpid');
-  a.mov(Reg.rdi, Reg.rax).mov(Reg.rsi, Reg.rbx);
-  sys('kill');
-  a.mov(Reg.rdi, Reg.rbx).addImm(Reg.rdi, 128);
-  sys('exit_group');
+  emitEndingSignalHandler(a, sys);
 
   const entry = a.offset;
   inHandler = false;
