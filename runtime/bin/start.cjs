@@ -45,6 +45,8 @@ if (cachedData === undefined || script.cachedDataRejected) {
   // 'beforeExit' comes when the event loop has drained, so only in tsrun itself: a forked
   // container process never returns to the event loop (it execs or _exits).
   process.once('beforeExit', () => {
+    // Not after a usage error: an unknown command word would leave a cache file per typo.
+    if (process.exitCode === 2) return;
     try {
       fs.mkdirSync(path.dirname(cacheFile), { recursive: true, mode: 0o755 });
       const tmp = `${cacheFile}.${process.pid}.tmp`;

@@ -42,4 +42,14 @@ t('create/run/exec run the full bundle under the fork flags; start.cjs by hand r
   assert.is(byHand.files.length, 1);
 });
 
+t('an unknown command word or a bad flag (usage errors, exit 2) leaves no code cache behind', () => {
+  const typo = cachesAfter(/-frobnicate\.bin$/, [TSRUN, 'frobnicate']);
+  assert.is(typo.code, 2);
+  assert.match(typo.stderr, 'unknown command "frobnicate"');
+  assert.equal(typo.files, []);
+  const badFlag = cachesAfter(/-tsrun-core-.*-state\.bin$/, [TSRUN, 'state', '--bogus', 'x']);
+  assert.is(badFlag.code, 2);
+  assert.equal(badFlag.files, [], 'none until a run without a usage error');
+});
+
 t.run();
