@@ -6,8 +6,8 @@
 // The cache lives in dist/code-cache, one file per Node version, V8 flags (V8 rejects a cache made
 // under other flags), bundle build (size + mtime: V8 itself only checks the source length) and
 // command. A cache holds the functions compiled when it was made, so it is made at the end of the
-// first run of each command: then it has everything that command runs (e.g. the config validator
-// for create, ~5 ms to compile). If dist is read-only, tsrun just runs uncached.
+// first successful run of each command: then it has everything that command runs (e.g. the config
+// validator for create, ~15 ms to compile). If dist is read-only, tsrun just runs uncached.
 const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
@@ -45,8 +45,10 @@ if (cachedData === undefined || script.cachedDataRejected) {
   // 'beforeExit' comes when the event loop has drained, so only in tsrun itself: a forked
   // container process never returns to the event loop (it execs or _exits).
   process.once('beforeExit', () => {
-    // Not after a usage error: an unknown command word would leave a cache file per typo.
-    if (process.exitCode === 2) return;
+    // Only after a run that did its command's work: a failed one may have stopped early (a broken
+    // config.json fails before the validator, a typo'd command word before any command), and its
+    // cache would stay in use until the next build.
+    if (process.exitCode) return;
     try {
       fs.mkdirSync(path.dirname(cacheFile), { recursive: true, mode: 0o755 });
       const tmp = `${cacheFile}.${process.pid}.tmp`;

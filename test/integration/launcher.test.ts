@@ -2,10 +2,10 @@
 // global flags and their values) picks the bundle and the V8 code cache start.cjs runs from.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TOP, TSRUN, run } from '../support/containers.js';
+import { Sandbox, TOP, TSRUN, run } from '../support/containers.js';
 
 const t = suite('launcher');
 const CACHE = join(TOP, 'dist', 'code-cache');
@@ -26,30 +26,45 @@ t('query commands run the core bundle with a cache of their own, past global fla
   const state = cachesAfter(/-tsrun-core-.*-state\.bin$/, [TSRUN, '--root', dir, '--log-format', 'json', 'state', 'nope']);
   assert.is(state.code, 1);
   assert.match(state.stderr, 'nope');
-  assert.is(state.files.length, 1, 'state: the core bundle and a cache for state');
+  assert.equal(state.files, [], 'no cache from a failed run');
   const list = cachesAfter(/-tsrun-core-.*-list\.bin$/, [TSRUN, '--log', join(dir, 'log'), '--root', dir, 'list']);
   assert.is(list.code, 0, list.stderr);
   assert.is(list.files.length, 1, 'list: --log and --root values skipped');
 });
 
 t('create/run/exec run the full bundle under the fork flags; start.cjs by hand runs the full bundle', () => {
-  const exec = cachesAfter(/---single-threaded_--max-semi-space-size=1-tsrun-\d.*-exec\.bin$/, [TSRUN, '--root', dir, 'exec', 'nope', 'true']);
-  assert.is.not(exec.code, 0);
-  assert.match(exec.stderr, 'nope');
-  assert.is(exec.files.length, 1);
+  const sb = new Sandbox();
+  try {
+    const exec = cachesAfter(/---single-threaded_--max-semi-space-size=1-tsrun-\d.*-exec\.bin$/, [TSRUN, '--root', dir, 'exec', 'nope', 'true']);
+    assert.is.not(exec.code, 0);
+    assert.match(exec.stderr, 'nope');
+    assert.equal(exec.files, [], 'no cache from a failed run');
+    const runs = cachesAfter(/---single-threaded_--max-semi-space-size=1-tsrun-\d.*-run\.bin$/, [TSRUN, '--root', sb.root, 'run', '--bundle', sb.bundle(['true']), sb.id()]);
+    assert.is(runs.code, 0, runs.stderr);
+    assert.is(runs.files.length, 1);
+  } finally {
+    sb.cleanup();
+  }
   const byHand = cachesAfter(/-x64--tsrun-\d.*-other\.bin$|-arm64--tsrun-\d.*-other\.bin$/, [process.execPath, join(TOP, 'runtime/bin/start.cjs'), '--version']);
   assert.is(byHand.code, 0, byHand.stderr);
   assert.is(byHand.files.length, 1);
 });
 
-t('an unknown command word or a bad flag (usage errors, exit 2) leaves no code cache behind', () => {
+t('a failed run or a usage error (an unknown command word, a bad flag) leaves no code cache', () => {
   const typo = cachesAfter(/-frobnicate\.bin$/, [TSRUN, 'frobnicate']);
   assert.is(typo.code, 2);
   assert.match(typo.stderr, 'unknown command "frobnicate"');
   assert.equal(typo.files, []);
   const badFlag = cachesAfter(/-tsrun-core-.*-state\.bin$/, [TSRUN, 'state', '--bogus', 'x']);
   assert.is(badFlag.code, 2);
-  assert.equal(badFlag.files, [], 'none until a run without a usage error');
+  assert.equal(badFlag.files, []);
+  // A broken config.json fails before the validator: a cache made then would lack it for good.
+  const broken = join(dir, 'bundle');
+  mkdirSync(broken);
+  writeFileSync(join(broken, 'config.json'), '{');
+  const create = cachesAfter(/---single-threaded_--max-semi-space-size=1-tsrun-\d.*-create\.bin$/, [TSRUN, '--root', dir, 'create', '--bundle', broken, 'x']);
+  assert.is(create.code, 1);
+  assert.equal(create.files, []);
 });
 
 t.run();
