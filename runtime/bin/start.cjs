@@ -27,8 +27,11 @@ const file = path.join(dist, CORE_COMMANDS.has(command) ? 'tsrun-core.cjs' : 'ts
 const source = fs.readFileSync(file, 'utf8');
 const stat = fs.statSync(file);
 const flags = process.execArgv.join(' ').replace(/[^\w=.-]+/g, '_');
-const build = `${path.basename(file, '.cjs')}-${stat.size}-${Math.trunc(stat.mtimeMs)}`;
-const cacheFile = path.join(dist, 'code-cache', `${process.version}-${process.arch}-${flags}-${build}-${command}.bin`);
+const bundle = path.basename(file, '.cjs');
+const build = `${bundle}-${stat.size}-${Math.trunc(stat.mtimeMs)}`;
+const cacheDir = path.join(dist, 'code-cache');
+const cacheName = (b) => `${process.version}-${process.arch}-${flags}-${b}-${command}.bin`;
+const cacheFile = path.join(cacheDir, cacheName(build));
 
 let cachedData;
 try {
@@ -50,10 +53,17 @@ if (cachedData === undefined || script.cachedDataRejected) {
     // cache would stay in use until the next build.
     if (process.exitCode) return;
     try {
-      fs.mkdirSync(path.dirname(cacheFile), { recursive: true, mode: 0o755 });
+      fs.mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o644 });
       fs.renameSync(tmp, cacheFile);
+      // This command's caches for earlier builds of the bundle are of no more use.
+      const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const [before, after] = cacheName('\0').split('\0').map(escape);
+      const sameCommand = new RegExp(`^${before}${bundle}-\\d+-\\d+${after}$`);
+      for (const f of fs.readdirSync(cacheDir)) {
+        if (sameCommand.test(f) && f !== path.basename(cacheFile)) fs.rmSync(path.join(cacheDir, f), { force: true });
+      }
     } catch {
       // read-only install: run uncached
     }

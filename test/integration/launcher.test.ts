@@ -50,6 +50,27 @@ t('create/run/exec run the full bundle under the fork flags; start.cjs by hand r
   assert.is(byHand.files.length, 1);
 });
 
+t("a new cache replaces that command's caches for earlier builds of the bundle, and only those", () => {
+  const listCache = /-tsrun-core-\d+-\d+-list\.bin$/;
+  const first = cachesAfter(listCache, [TSRUN, '--root', dir, 'list']);
+  assert.is(first.files.length, 1, first.stderr);
+  const staleList = first.files[0].replace(/-\d+-\d+-list\.bin$/, '-1-2-list.bin');
+  const otherCommand = first.files[0].replace(/-\d+-\d+-list\.bin$/, '-1-2-kill.bin');
+  const otherBundle = first.files[0].replace(/-tsrun-core-\d+-\d+-list\.bin$/, '-tsrun-1-2-list.bin');
+  unlinkSync(join(CACHE, first.files[0])); // so that the next run makes it again
+  for (const f of [staleList, otherCommand, otherBundle]) writeFileSync(join(CACHE, f), 'x');
+  try {
+    const again = run(TSRUN, ['--root', dir, 'list']);
+    assert.is(again.code, 0, again.stderr);
+    const now = readdirSync(CACHE);
+    assert.ok(now.includes(first.files[0]), 'the current cache stays');
+    assert.not.ok(now.includes(staleList), 'the earlier build of list is gone');
+    assert.ok(now.includes(otherCommand) && now.includes(otherBundle), 'kill, and list of the other bundle, are kept');
+  } finally {
+    for (const f of [staleList, otherCommand, otherBundle]) rmSync(join(CACHE, f), { force: true });
+  }
+});
+
 t('a failed run or a usage error (an unknown command word, a bad flag) leaves no code cache', () => {
   const typo = cachesAfter(/-frobnicate\.bin$/, [TSRUN, 'frobnicate']);
   assert.is(typo.code, 2);
