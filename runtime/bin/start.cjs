@@ -49,9 +49,9 @@ if (cachedData === undefined || script.cachedDataRejected) {
   // container process never returns to the event loop (it execs or _exits).
   process.once('beforeExit', () => {
     // Only after a run that did its command's work: a failed one may have stopped early (a broken
-    // config.json fails before the validator, a typo'd command word before any command), and its
-    // cache would stay in use until the next build.
-    if (process.exitCode) return;
+    // config.json fails before the validator, a typo'd command word before any command), as a
+    // `--help` does, and its cache would stay in use until the next build.
+    if (process.exitCode || process.argv.some((a) => a === '--help' || a === '-h')) return;
     try {
       fs.mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
       const tmp = `${cacheFile}.${process.pid}.tmp`;

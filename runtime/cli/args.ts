@@ -21,6 +21,14 @@ export class UsageError extends Error {
   }
 }
 
+/** `--help` or `-h` among a command's flags (unless it defines them): main.ts prints its usage from these specs. */
+export class HelpRequested extends Error {
+  constructor(readonly specs: FlagSpec[]) {
+    super('help requested');
+    this.name = 'HelpRequested';
+  }
+}
+
 /**
  * Parse flags for one command. Flags may come before or between positional arguments until
  * `stopAtPositional` positional args have been seen (then the rest is passed through untouched,
@@ -53,6 +61,7 @@ export function parseFlags(argv: string[], specs: FlagSpec[], stopAtPositional =
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;
     const spec = byName.get(name);
+    if (!spec && (name === 'help' || name === 'h')) throw new HelpRequested(specs);
     if (!spec) throw new UsageError(`flag provided but not defined: -${name}`);
     if (spec.type === 'boolean') {
       if (eq >= 0) {

@@ -9,6 +9,8 @@ import { StateStore } from '../container/store.js';
 
 export interface Command {
   summary: string;
+  /** What follows the flags, for `tsrun COMMAND --help`. */
+  args: string;
   run(argv: string[], global: GlobalOptions): Promise<number>;
 }
 
@@ -40,6 +42,7 @@ const store = (g: GlobalOptions) => new StateStore(g.root);
 export const commands: Record<string, Command> = {
   create: {
     summary: 'create a container from a bundle; its process waits for `start`',
+    args: '<container-id>',
     async run(argv, g) {
       const { flags, positional } = parseFlags(argv, createFlags);
       const { createContainer } = await import('../container/create.js');
@@ -49,6 +52,7 @@ export const commands: Record<string, Command> = {
   },
   start: {
     summary: 'run the user process of a created container',
+    args: '<container-id>',
     async run(argv, g) {
       const { positional } = parseFlags(argv, []);
       const { startContainer } = await import('../container/start.js');
@@ -58,6 +62,7 @@ export const commands: Record<string, Command> = {
   },
   run: {
     summary: 'create and start a container; wait for it unless --detach',
+    args: '<container-id>',
     async run(argv, g) {
       const { flags, positional } = parseFlags(argv, [
         ...createFlags,
@@ -74,6 +79,7 @@ export const commands: Record<string, Command> = {
   },
   state: {
     summary: 'print the state of a container as JSON',
+    args: '<container-id>',
     async run(argv, g) {
       const { positional } = parseFlags(argv, []);
       const { containerState } = await import('../container/query.js');
@@ -83,6 +89,7 @@ export const commands: Record<string, Command> = {
   },
   list: {
     summary: 'list containers (--format table|json, -q for ids only)',
+    args: '',
     async run(argv, g) {
       const { flags } = parseFlags(argv, [
         { name: 'format', alias: 'f', type: 'string', default: 'table' },
@@ -100,6 +107,7 @@ export const commands: Record<string, Command> = {
   },
   kill: {
     summary: 'send a signal (default TERM) to the container init, or every process with --all',
+    args: '<container-id> [signal]',
     async run(argv, g) {
       const { flags, positional } = parseFlags(argv, [{ name: 'all', alias: 'a', type: 'boolean' }]);
       const id = requireId('kill', positional.slice(0, 1));
@@ -111,6 +119,7 @@ export const commands: Record<string, Command> = {
   },
   delete: {
     summary: 'delete a container (--force: also a running one)',
+    args: '<container-id>',
     async run(argv, g) {
       const { flags, positional } = parseFlags(argv, [{ name: 'force', alias: 'f', type: 'boolean' }]);
       const { deleteContainer } = await import('../container/delete.js');
@@ -120,6 +129,7 @@ export const commands: Record<string, Command> = {
   },
   exec: {
     summary: 'run a new process inside a running container',
+    args: '<container-id> <command> [args...]',
     async run(argv, g) {
       const { flags, positional } = parseFlags(argv, [
         { name: 'process', alias: 'p', type: 'string' },
@@ -167,6 +177,7 @@ export const commands: Record<string, Command> = {
   },
   pause: {
     summary: 'freeze every process of a container',
+    args: '<container-id>',
     async run(argv, g) {
       const { positional } = parseFlags(argv, []);
       const { pauseContainer } = await import('../container/pause.js');
@@ -176,6 +187,7 @@ export const commands: Record<string, Command> = {
   },
   resume: {
     summary: 'thaw a paused container',
+    args: '<container-id>',
     async run(argv, g) {
       const { positional } = parseFlags(argv, []);
       const { resumeContainer } = await import('../container/pause.js');
@@ -185,6 +197,7 @@ export const commands: Record<string, Command> = {
   },
   ps: {
     summary: 'list the processes of a container (--format table|json; extra args go to ps)',
+    args: '<container-id> [ps options]',
     async run(argv, g) {
       const { flags, positional } = parseFlags(argv, [{ name: 'format', alias: 'f', type: 'string', default: 'table' }], 1);
       const id = requireId('ps', positional, true);
@@ -198,6 +211,7 @@ export const commands: Record<string, Command> = {
   },
   events: {
     summary: 'stats (--stats once, else every --interval) and OOM events of a container, as JSON lines',
+    args: '<container-id>',
     async run(argv, g) {
       const { flags, positional } = parseFlags(argv, [
         { name: 'stats', type: 'boolean' },
@@ -215,6 +229,7 @@ export const commands: Record<string, Command> = {
   },
   update: {
     summary: 'change the resource limits of a running container (--resources FILE|- or runc flags)',
+    args: '<container-id>',
     async run(argv, g) {
       const valueFlags = ['resources', 'r', 'blkio-weight', 'cpu-period', 'cpu-quota', 'cpu-burst', 'cpu-share', 'cpu-shares', 'cpu-rt-period',
         'cpu-rt-runtime', 'cpu-idle', 'cpuset-cpus', 'cpuset-mems', 'kernel-memory', 'kernel-memory-tcp', 'memory', 'memory-reservation',
@@ -236,6 +251,7 @@ export const commands: Record<string, Command> = {
   },
   'seal-node': {
     summary: 'seal the Node that create/run/exec run on (CVE-2019-5736; automatic on first use)',
+    args: '',
     async run(argv) {
       const { flags, positional } = parseFlags(argv, [{ name: 'remove', type: 'boolean' }]);
       if (positional.length) throw new UsageError('seal-node takes no arguments');
@@ -247,6 +263,7 @@ export const commands: Record<string, Command> = {
   },
   spec: {
     summary: 'write a default config.json (--rootless for a rootless one)',
+    args: '',
     async run(argv) {
       const { flags, positional } = parseFlags(argv, [
         { name: 'bundle', alias: 'b', type: 'string' },
@@ -260,6 +277,7 @@ export const commands: Record<string, Command> = {
   },
   features: {
     summary: 'print the features this runtime supports (runtime-spec features.json)',
+    args: '',
     async run(argv) {
       parseFlags(argv, []);
       const { featuresCommand } = await import('../../spec/cli-features.js');
@@ -269,6 +287,7 @@ export const commands: Record<string, Command> = {
   },
   bundle: {
     summary: 'make a bundle from an OCI image (bundle create --image SRC DEST)',
+    args: 'create --image SOURCE DEST',
     async run(argv) {
       const { bundleCommand } = await import('../../bundles/cli.js');
       return bundleCommand(argv);

@@ -1,8 +1,8 @@
 // tsrun's command line: runc-compatible global flags, then one command.
 import { existsSync } from 'node:fs';
-import { parseFlags, UsageError, str, bool, type FlagSpec } from './args.js';
+import { HelpRequested, parseFlags, UsageError, str, bool, type FlagSpec } from './args.js';
 import { configureLog, debugStep, reportError, type LogOptions } from './log.js';
-import { commands } from './commands.js';
+import { commands, type Command } from './commands.js';
 import { writeErr, writeOut } from './output.js';
 import { OCI_VERSION } from '../../spec/names.js';
 import { TSRUN_VERSION as VERSION } from '../../spec/features.js';
@@ -35,6 +35,17 @@ function usage(): string {
   return `usage: tsrun [global flags] COMMAND [flags] [args]\n\ncommands:\n${names.join('\n')}\n\nglobal flags: --root DIR (default /run/tsrun; $XDG_RUNTIME_DIR/tsrun for non-root), --log FILE, --log-format text|json, --debug, --systemd-cgroup, --version\n`;
 }
 
+/** `tsrun COMMAND --help`: the usage line, the summary, and the flags the command parses. */
+function commandUsage(name: string, command: Command, specs: FlagSpec[]): string {
+  const flag = (f: FlagSpec) => {
+    const names = `--${f.name}${f.alias ? `, -${f.alias}` : ''}${f.type === 'boolean' ? '' : ' VALUE'}`;
+    const notes = [f.type === 'list' ? 'repeatable' : '', f.default !== undefined && f.default !== false ? `default ${JSON.stringify(f.default)}` : ''].filter(Boolean);
+    return `  ${notes.length ? `${names.padEnd(28)} ${notes.join(', ')}` : names}\n`;
+  };
+  const line = ['usage: tsrun', name, specs.length ? '[flags]' : '', command.args].filter(Boolean).join(' ');
+  return `${line}\n\n${command.summary}\n${specs.length ? `\nflags:\n${specs.map(flag).join('')}` : ''}`;
+}
+
 async function main(argv: string[]): Promise<number> {
   // Global flags end at the first positional argument (the command).
   const cmdIndex = argv.findIndex((a, i) => !a.startsWith('-') && !takesValue(argv[i - 1]));
@@ -63,7 +74,13 @@ async function main(argv: string[]): Promise<number> {
   if (!command) throw new UsageError(`unknown command "${name}" (tsrun --help lists them)`);
   const global: GlobalOptions = { root: str(flags, 'root')!, systemdCgroup };
   debugStep(`${name}: tsrun loaded`);
-  return command.run(argv.slice(cmdIndex + 1), global);
+  try {
+    return await command.run(argv.slice(cmdIndex + 1), global);
+  } catch (e) {
+    if (!(e instanceof HelpRequested)) throw e;
+    writeOut(commandUsage(name, command, e.specs));
+    return 0;
+  }
 }
 
 /** --log and --log-format as far as they can be read from arguments that may not parse. */

@@ -71,7 +71,7 @@ t("a new cache replaces that command's caches for earlier builds of the bundle, 
   }
 });
 
-t('a failed run or a usage error (an unknown command word, a bad flag) leaves no code cache', () => {
+t('a failed run, a usage error (an unknown command word, a bad flag) or --help leaves no code cache', () => {
   const typo = cachesAfter(/-frobnicate\.bin$/, [TSRUN, 'frobnicate']);
   assert.is(typo.code, 2);
   assert.match(typo.stderr, 'unknown command "frobnicate"');
@@ -83,9 +83,13 @@ t('a failed run or a usage error (an unknown command word, a bad flag) leaves no
   const broken = join(dir, 'bundle');
   mkdirSync(broken);
   writeFileSync(join(broken, 'config.json'), '{');
-  const create = cachesAfter(/---single-threaded_--max-semi-space-size=1-tsrun-\d.*-create\.bin$/, [TSRUN, '--root', dir, 'create', '--bundle', broken, 'x']);
+  const createCache = /---single-threaded_--max-semi-space-size=1-tsrun-\d.*-create\.bin$/;
+  const create = cachesAfter(createCache, [TSRUN, '--root', dir, 'create', '--bundle', broken, 'x']);
   assert.is(create.code, 1);
   assert.equal(create.files, []);
+  const help = cachesAfter(createCache, [TSRUN, 'create', '--help']);
+  assert.is(help.code, 0, help.stderr);
+  assert.equal(help.files, [], 'nor does --help, which runs none of the command');
 });
 
 t.run();

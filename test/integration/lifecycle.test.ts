@@ -283,6 +283,20 @@ t('bad CLI use: usage errors', () => {
   assert.match(sb.tsrun(['--version']).stdout, /^tsrun version/);
 });
 
+t('COMMAND --help (or -h): the usage line, the summary and the flags it takes; exit 0, nothing done', () => {
+  const create = sb.tsrun(['create', '--help', sb.id()]);
+  assert.is(create.code, 0, create.stderr);
+  assert.match(create.stdout, /^usage: tsrun create \[flags\] <container-id>\n\ncreate a container/);
+  assert.match(create.stdout, /\n {2}--bundle, -b VALUE +default "\."\n/);
+  assert.match(create.stdout, /\n {2}--no-pivot\n/);
+  assert.equal(sb.tsrun(['list', '-q']).stdout, '', 'nothing created');
+  const exec = sb.tsrun(['exec', '-h']);
+  assert.is(exec.code, 0);
+  assert.match(exec.stdout, /^usage: tsrun exec \[flags\] <container-id> <command> \[args\.\.\.\]\n/);
+  assert.match(exec.stdout, /\n {2}--env, -e VALUE +repeatable\n/);
+  assert.is(sb.tsrun(['state', '--help']).stdout, 'usage: tsrun state <container-id>\n\nprint the state of a container as JSON\n');
+});
+
 t('--preserve-fds and LISTEN_FDS pass extra fds into the container; nothing else leaks', () => {
   const file = join(sb.dir, 'extra');
   writeFileSync(file, 'extra-fd');

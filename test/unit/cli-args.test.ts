@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseFlags, requireId, UsageError } from '../../runtime/cli/args.js';
+import { HelpRequested, parseFlags, requireId, UsageError } from '../../runtime/cli/args.js';
 import { parseSignal } from '../../runtime/container/kill.js';
 
 const specs = [
@@ -31,6 +31,16 @@ test('unknown flags, missing values and bad booleans are usage errors', () => {
   assert.throws(() => parseFlags(['--detach=maybe'], specs), /invalid boolean/);
   assert.throws(() => requireId('start', []), /requires a container id/);
   assert.throws(() => requireId('start', ['a', 'b']), /exactly one/);
+});
+
+test('--help or -h among the flags asks for the usage, with the specs; not once the args pass through', () => {
+  for (const help of ['--help', '-h', '-help']) {
+    assert.throws(() => parseFlags(['x', help], specs), (e: unknown) => e instanceof HelpRequested && e.specs === specs);
+  }
+  assert.equal(parseFlags(['id', 'ls', '-h'], specs, 1).positional, ['id', 'ls', '-h'], "exec ID ls -h: ls's flag");
+  assert.equal(parseFlags(['--', '--help'], specs).positional, ['--help']);
+  const own = [{ name: 'help', alias: 'h', type: 'boolean' as const }];
+  assert.is(parseFlags(['-h'], own).flags.help, true, 'a command that defines it gets it');
 });
 
 test('signals by name, SIG name, number, real-time offset', () => {
