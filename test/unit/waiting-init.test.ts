@@ -141,6 +141,10 @@ test('endOnSignals: maps the handler executable, installs it for the ending sign
   assert.equal(installed, ENDING_SIGNALS.filter((s) => s !== SIGNALS.PIPE && s !== SIGNALS.XFSZ));
   assert.ok(installed.includes(SIGNALS.TERM) && installed.includes(SIGNALS.HUP) && installed.includes(64));
   assert.not.ok(installed.includes(SIGNALS.CHLD) || installed.includes(SIGNALS.KILL));
+
+  const noExec = createRecordingSys({ fail: [{ call: 'mapCode', code: 'EPERM' }] });
+  endOnSignals(noExec, handler); // e.g. seccomp against PROT_EXEC: waits without it, as before
+  assert.equal(noExec.callNames(), ['mapCode']);
 });
 
 function plan(edit: (s: Spec) => void = () => {}, seccomp?: { filter: Buffer; flags: number }): InitPlan {

@@ -4,14 +4,13 @@
 // `start`. Where it may not, the init waits as Node, as before: same behaviour, more memory.
 import type { Sys } from '../../sys/sys.js';
 import { isErrno } from '../../sys/errors.js';
-import { AT, F, F_ADD_SEALS, F_SEAL, MFD } from '../../sys/constants.js';
+import { AT, F, F_ADD_SEALS, F_SEAL, MFD, SIGNALS } from '../../sys/constants.js';
 import type { InitPlan } from '../init-plan.js';
 import type { IDMapping, Spec } from '../../../spec/types.js';
 import { AUDIT_ARCH, SECCOMP_RET, SECCOMP_RET_ACTION_FULL } from '../../seccomp/constants.js';
 import { syscallTable } from '../../seccomp/arch.js';
 import { runFilter } from '../../seccomp/vm.js';
 import { ENDING_SIGNALS, WAITING_INIT_NAME, endingSignalHandlerX86_64, waitingInitEnvironment, waitingInitX86_64, type ProgramSyscall, type WaitingInitProgram } from './program.js';
-import { SIGNALS } from '../../sys/constants.js';
 
 /** The init's own call into the program (its fd is not known yet); the program's follow from there. */
 const EXECVEAT: ProgramSyscall = { name: 'execveat', args: [0n, 0n, 0n, 0n, BigInt(AT.EMPTY_PATH)] };
@@ -123,8 +122,17 @@ export function nodeWaitSignalHandler(arch: NodeJS.Architecture = process.arch):
 /** Node ignores these, and the init must go on ignoring them: its startContainer hooks write to pipes. */
 const IGNORED_BY_NODE = new Set([SIGNALS.PIPE, SIGNALS.XFSZ]);
 
-/** In an init about to wait as Node: the handler (nodeWaitSignalHandler) for the signals that end a process. */
+/**
+ * In an init about to wait as Node: the handler (nodeWaitSignalHandler) for the signals that end a
+ * process. Best effort: where it cannot be mapped (a seccomp filter against executable memory),
+ * the init waits without it, ignoring those signals as it did before.
+ */
 export function endOnSignals(sys: Sys, handler: Buffer): void {
-  const address = sys.mapCode(handler);
+  let address: number;
+  try {
+    address = sys.mapCode(handler);
+  } catch {
+    return;
+  }
   for (const sig of ENDING_SIGNALS) if (!IGNORED_BY_NODE.has(sig)) sys.setSignalHandler(sig, address);
 }
