@@ -92,4 +92,25 @@ t('a failed run, a usage error (an unknown command word, a bad flag) or --help l
   assert.equal(help.files, [], 'nor does --help, which runs none of the command');
 });
 
+t("Node's own environment does not reach tsrun: NODE_OPTIONS (--require, --inspect), NODE_V8_COVERAGE, NODE_PATH", () => {
+  const coverage = join(dir, 'coverage');
+  const env = {
+    ...process.env,
+    NODE_OPTIONS: '--require /nonexistent/tsrun-test.js --inspect=127.0.0.1:0',
+    NODE_V8_COVERAGE: coverage,
+    NODE_PATH: '/nonexistent',
+  };
+  const sb = new Sandbox();
+  try {
+    for (const args of [['--version'], ['--root', dir, 'list'], ['--root', sb.root, 'run', '--bundle', sb.bundle(['true']), sb.id()]]) {
+      const r = run(TSRUN, args, { env });
+      assert.is(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.not.match(r.stderr, /Debugger listening|Cannot find module/);
+    }
+  } finally {
+    sb.cleanup();
+  }
+  assert.not.ok(existsSync(coverage), 'no coverage files written');
+});
+
 t.run();
