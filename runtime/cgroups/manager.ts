@@ -161,15 +161,24 @@ class Manager implements CgroupManager {
     }
   }
 
-  /** v1 cpuset: a new cpuset cgroup starts with empty cpus/mems and takes no tasks until they are set. */
+  /**
+   * v1 cpuset: a new cpuset cgroup starts with empty cpus/mems and takes no tasks (ENOSPC) until
+   * they are set. Every empty level is filled from its parent, top down, not only the levels made
+   * here: a concurrent create may have made a shared parent and not filled it yet.
+   */
   private mkdirCpuset(dir: string): void {
-    const created = this.mkdirAll(dir);
-    for (const d of created) {
-      const parent = posix.dirname(d);
+    this.mkdirAll(dir);
+    const empty: string[] = [];
+    for (let d = dir; d !== '/'; d = posix.dirname(d)) {
+      const files = ['cpuset.cpus', 'cpuset.mems'].map((f) => this.safeRead(posix.join(d, f)));
+      if (files.some((v) => v === undefined) || files.every((v) => v!.trim() !== '')) break; // set, or above the hierarchy
+      empty.unshift(d);
+    }
+    for (const d of empty) {
       for (const f of ['cpuset.cpus', 'cpuset.mems']) {
         const mine = this.safeRead(posix.join(d, f));
         if (mine === undefined || mine.trim() !== '') continue;
-        const theirs = this.safeRead(posix.join(parent, f));
+        const theirs = this.safeRead(posix.join(posix.dirname(d), f));
         if (theirs !== undefined && theirs.trim() !== '') this.write(posix.join(d, f), theirs.trim());
       }
     }

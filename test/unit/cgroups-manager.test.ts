@@ -48,6 +48,19 @@ test('hybrid: create makes the cgroup in every hierarchy, cpuset parents get cpu
   assert.is(loadCgroupManager({ memory: '/x' }, { fs }).mode, 'v1');
 });
 
+test('cpuset: a parent another create made but has not filled yet is filled too, top down (else ENOSPC on join)', () => {
+  const { fs, layout } = hybridFs();
+  fs.populate('/cg/cpuset/shared', { 'cgroup.procs': '', 'cpuset.cpus': '\n', 'cpuset.mems': '\n' }); // made, not yet filled
+  const m = createCgroupManager({ id: 'c1', cgroupsPath: '/shared/c1', layout, fs });
+  m.create();
+  assert.equal(fs.writesTo('/cg/cpuset/shared/cpuset.cpus'), ['0-3']);
+  assert.equal(fs.writesTo('/cg/cpuset/shared/cpuset.mems'), ['0']);
+  assert.equal(fs.writesTo('/cg/cpuset/shared/c1/cpuset.cpus'), ['0-3']);
+  const before = fs.writes.length;
+  createCgroupManager({ id: 'c2', cgroupsPath: '/shared/c2', layout, fs }).create();
+  assert.equal(fs.writes.slice(before).filter((w) => w.path.startsWith('/cg/cpuset/shared/cpuset')), [], 'a filled parent is left alone');
+});
+
 test('apply writes the pid everywhere (retrying EINVAL for a task still being born); sub-cgroups stay below', () => {
   const { fs, layout } = hybridFs();
   const m = createCgroupManager({ id: 'c1', layout, fs });
