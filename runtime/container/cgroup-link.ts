@@ -2,7 +2,9 @@
 import type { Spec } from '../../spec/types.js';
 import type { ContainerRecord } from './store.js';
 import { warn } from '../cli/log.js';
+import { closeSync, constants, openSync } from 'node:fs';
 import { createCgroupManager, loadCgroupManager, type CgroupLayout, type CgroupManager } from '../cgroups/index.js';
+import type { CgroupSelfJoin } from '../process/init-plan.js';
 
 export interface ContainerCgroups {
   create(): void;
@@ -54,4 +56,29 @@ export function joinUnlessExited(join: () => void): boolean {
     if ((e as { code?: string }).code === 'ESRCH') return false;
     throw e;
   }
+}
+
+/** Whether the init (or an exec process) of `spec` may join its cgroups itself (CgroupSelfJoin says when not). */
+export function mayJoinCgroupsItself(spec: Spec, rootless: boolean): boolean {
+  return !rootless && !(spec.linux?.namespaces ?? []).some((n) => n.type === 'user' || n.type === 'cgroup');
+}
+
+/** CgroupSelfJoin's fds for the cgroup directories `paths` (hierarchy key -> directory; "" = cgroup2). */
+export function openSelfJoin(paths: Record<string, string>): CgroupSelfJoin {
+  const join: CgroupSelfJoin = { tasks: [] };
+  try {
+    for (const [key, dir] of Object.entries(paths)) {
+      if (key === '') join.unifiedFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+      else join.tasks.push({ fd: openSync(`${dir}/tasks`, constants.O_WRONLY), path: `${dir}/tasks` });
+    }
+    return join;
+  } catch (e) {
+    for (const fd of selfJoinFds(join)) closeSync(fd);
+    throw e;
+  }
+}
+
+export function selfJoinFds(join: CgroupSelfJoin): number[] {
+  const tasks = join.tasks.map((t) => t.fd);
+  return join.unifiedFd === undefined ? tasks : [join.unifiedFd, ...tasks];
 }

@@ -13,13 +13,14 @@ import { ContainerError } from './errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_SEQPACKET } from '../process/sync.js';
 import { buildInitPlan, openNamespaceJoins } from '../process/build-plan.js';
 import { launchInit } from '../process/launch.js';
+import { joinsItself } from '../process/cgroup-join.js';
 import { nodeWaitSignalHandler, prepareWaitingInit, userNamespaceOwnsProgram } from '../process/waiting-init/index.js';
 import { writeIdMaps } from '../process/idmap.js';
 import { processStartTime } from '../process/proc.js';
 import { planRootfs } from '../rootfs/index.js';
 import { prepareIdmappedMounts } from '../rootfs/idmapped-trees.js';
 import { prepareRootfs, releaseRootfs } from '../../bundles/rootfs.js';
-import { cgroupsFor, joinUnlessExited, type ContainerCgroups } from './cgroup-link.js';
+import { cgroupsFor, joinUnlessExited, mayJoinCgroupsItself, openSelfJoin, selfJoinFds, type ContainerCgroups } from './cgroup-link.js';
 import { compileSeccompFor, forwardSeccompListener } from './seccomp-link.js';
 import { hookState } from './hook-state.js';
 import { killAndReap } from './reap.js';
@@ -133,6 +134,11 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
       fds.push(waiting.fd);
     }
     plan.nodeWaitSignalHandler = nodeWaitSignalHandler(); // also if the kernel refuses to exec the program
+    if (mayJoinCgroupsItself(spec, rootless)) {
+      plan.cgroupJoin = openSelfJoin(record.cgroupPaths);
+      fds.push(...selfJoinFds(plan.cgroupJoin));
+    }
+    let joinedItself = false;
     debugStep(`create: the init will wait ${'fd' in waiting ? 'in the waiting-init program' : `as Node: ${waiting.waitAsNode}`}`);
     const rec = record;
     fds.splice(fds.indexOf(parentSyncFd), 1); // launchInit owns both ends of the sync channel now
@@ -159,11 +165,14 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
         // The first cgroup.procs write after a quiet spell waits for an RCU grace period (5-15 ms
         // here); made while the init sets up its rootfs, it costs `create` nothing. The init's setup
         // then charges the container ~0.25 MB (runc's init: ~2.5 MB); limits come at `ready`, as runc.
-        initSettingUp: (pid) => {
+        initSettingUp: (pid, bornInCgroup) => {
+          joinedItself = joinsItself(plan.cgroupJoin, bornInCgroup);
+          if (joinedItself) return; // it writes its v1 `tasks` files right before ready
           if (!plan.newCgroupNamespace) joinUnlessExited(() => cgroups.apply(pid));
           debugStep('create: init in its cgroups');
         },
         initReady: () => {
+          if (joinedItself) debugStep('create: init in its cgroups (joined them itself)');
           debugStep('create: init ready');
           if (!plan.newCgroupNamespace) cgroups.set();
         },

@@ -12,12 +12,14 @@ import { ContainerError, WrongStateError } from './errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_SEQPACKET, SyncChannel, type ChildMessage } from '../process/sync.js';
 import { planConsole, planProcess } from '../process/build-plan.js';
 import { runExecStage1, type ExecPlan } from '../process/exec-stages.js';
-import type { NamespaceJoin } from '../process/init-plan.js';
+import type { CgroupSelfJoin, NamespaceJoin } from '../process/init-plan.js';
 import { InitError, sendToChild } from '../process/launch.js';
 import { decodeWaitStatus, describeExit } from '../process/wait-status.js';
 import { waitForeground } from '../process/foreground.js';
 import { isSameProcess, processStartTime } from '../process/proc.js';
-import { cgroupsOf, joinUnlessExited } from './cgroup-link.js';
+import { cgroupsOf, joinUnlessExited, mayJoinCgroupsItself, openSelfJoin, selfJoinFds } from './cgroup-link.js';
+import { joinsItself } from '../process/cgroup-join.js';
+import { debugStep } from '../cli/log.js';
 import { compileSeccompFor, forwardSeccompListener } from './seccomp-link.js';
 import { hookState } from './hook-state.js';
 import { writeFileAtomic } from './store.js';
@@ -71,16 +73,18 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
   const receiver = terminal && !opts.consoleSocket ? new OwnConsoleReceiver(sys) : undefined;
   let consoleSocketFd = receiver?.childFd;
   let joins: NamespaceJoin[] = [];
+  let cgroupJoin: CgroupSelfJoin | undefined;
   let parentSyncFd: number;
   let syncFd: number;
   try {
     if (terminal && opts.consoleSocket) consoleSocketFd = connectConsoleSocket(sys, resolve(opts.consoleSocket));
     joins = openJoins(sys, rec);
+    if (opts.cgroup === undefined && mayJoinCgroupsItself(rec.config, rec.rootless)) cgroupJoin = openSelfJoin(rec.cgroupPaths);
     [parentSyncFd, syncFd] = sys.socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   } catch (e) {
     receiver?.close();
     if (opts.consoleSocket && consoleSocketFd !== undefined) sys.close(consoleSocketFd);
-    for (const j of joins) sys.close(j.fd);
+    for (const fd of [...joins.map((j) => j.fd), ...(cgroupJoin ? selfJoinFds(cgroupJoin) : [])]) sys.close(fd);
     throw e;
   }
   const seccomp = compileSeccompFor(rec.config);
@@ -91,11 +95,13 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
     process: planProcess(process, { rootless: rec.rootless, preserveFds: opts.preserveFds, spec: rec.config, context: 'exec' }),
     seccomp: seccomp && { ...seccomp, beforeCredentials: !process.noNewPrivileges || seccomp.listener },
     console: planConsole(process, consoleSocketFd === undefined ? undefined : { socketFd: consoleSocketFd, fallbackSize: receiver?.callerSize }, false),
+    cgroupJoin,
   };
 
   const stage1 = sys.fork();
   if (stage1 === 0) runExecStage1(sys, plan);
   sys.close(syncFd);
+  for (const fd of cgroupJoin ? selfJoinFds(cgroupJoin) : []) sys.close(fd);
   for (const j of joins) sys.close(j.fd);
   if (receiver) receiver.closeChildEnd();
   else if (consoleSocketFd !== undefined) sys.close(consoleSocketFd);
@@ -112,7 +118,12 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
         pidStartTime = processStartTime(pid) ?? ''; // so a cleanup kill cannot reach a reused pid
         const exit = decodeWaitStatus(sys.waitpid(stage1).status);
         if (exit.code !== 0) throw new InitError('exec', `exec stage 1 failed (${describeExit(exit)})`);
+        if (joinsItself(plan.cgroupJoin, msg.bornInCgroup === true)) {
+          debugStep('exec: the process joins its cgroups itself');
+          continue;
+        }
         if (!joinUnlessExited(() => cgroupsOf(rec).apply(pid, opts.cgroup))) continue;
+        debugStep('exec: the process is in its cgroups');
         sendToChild(sync, { t: 'joined' }, 'the process exited before it started');
       } else if (msg.t === 'seccomp') {
         forwardSeccompListener(sys, parentSyncFd, rec.config, hookState(rec, status), pid);

@@ -5,8 +5,9 @@
 import type { Sys } from '../sys/sys.js';
 import { PR } from '../sys/constants.js';
 import { SyncChannel, type ParentMessage } from './sync.js';
-import type { InitPlan, NamespaceJoin } from './init-plan.js';
+import type { CgroupSelfJoin, InitPlan, NamespaceJoin } from './init-plan.js';
 import { becomeProcess, execProcess, InitAbort, resolveExecutable } from './init.js';
+import { closeUnifiedFd, forkInto, joinsItself, joinV1Cgroups } from './cgroup-join.js';
 import { applyAttributes, applyInitialAffinity } from './attributes.js';
 import { loadSeccompEarly } from './seccomp-load.js';
 import { setupConsole, type ConsolePlan } from './console.js';
@@ -19,6 +20,8 @@ export interface ExecPlan {
   seccomp: InitPlan['seccomp'];
   /** process.terminal: make the pty after joining the mount namespace and send the master. */
   console?: ConsolePlan;
+  /** The process joins its cgroups itself (CgroupSelfJoin); else the parent writes its pid. */
+  cgroupJoin?: CgroupSelfJoin;
 }
 
 function report(sync: SyncChannel, stage: string, err: unknown): void {
@@ -39,9 +42,9 @@ export function runExecStage1(sys: Sys, plan: ExecPlan): never {
     for (const ns of plan.joins) sys.setns(ns.fd, ns.flag);
     for (const ns of plan.joins) sys.close(ns.fd);
     applyInitialAffinity(sys, plan.process.attributes);
-    const pid = sys.fork();
-    if (pid === 0) runExecProcess(sys, plan, sync);
-    sync.send({ t: 'pid', pid });
+    const { pid, bornInCgroup } = forkInto(sys, plan.cgroupJoin?.unifiedFd);
+    if (pid === 0) runExecProcess(sys, plan, sync, joinsItself(plan.cgroupJoin, bornInCgroup));
+    sync.send({ t: 'pid', pid, bornInCgroup });
     code = 0;
   } catch (err) {
     report(sync, 'namespaces', err);
@@ -49,11 +52,11 @@ export function runExecStage1(sys: Sys, plan: ExecPlan): never {
   sys.exit(code);
 }
 
-function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel): never {
+function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel, selfJoin: boolean): never {
   let stage = 'exec';
-  // The parent's cgroup.procs write can wait 5-15 ms for the kernel (an RCU grace period): the
-  // steps below run meanwhile, and only execve waits for it.
-  let joined = false;
+  // Where the parent writes our pid to cgroup.procs (5-20 ms for the kernel's RCU grace period),
+  // the steps below run meanwhile, and only execve waits for it.
+  let joined = selfJoin;
   const awaitJoined = () => {
     if (joined) return;
     const msg = sync.receive<ParentMessage>();
@@ -61,6 +64,12 @@ function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel): never {
     joined = true;
   };
   try {
+    closeUnifiedFd(sys, plan.cgroupJoin);
+    if (selfJoin) {
+      stage = 'cgroups';
+      joinV1Cgroups(sys, plan.cgroupJoin!.tasks);
+      stage = 'exec';
+    }
     sys.setsid();
     if (plan.console) {
       stage = 'console';

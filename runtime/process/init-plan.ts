@@ -19,6 +19,21 @@ export interface RlimitPlan {
   name: string;
 }
 
+/**
+ * A process that joins its container's cgroups without anyone writing its pid to cgroup.procs:
+ * that write takes a global lock whose first use after a quiet spell waits an RCU grace period
+ * (5-20 ms here, on every create and exec). Instead it is born in the cgroup2 directory
+ * (clone3 CLONE_INTO_CGROUP) and writes "0" to each v1 hierarchy's `tasks` file (moving itself, a
+ * single thread: no global lock). Not with a user namespace (clone3 checks the caller's own
+ * right to write there) or a cgroup namespace (rooted where the process is when it unshares).
+ */
+export interface CgroupSelfJoin {
+  /** The cgroup2 directory, O_RDONLY (none without a cgroup2 hierarchy). */
+  unifiedFd?: number;
+  /** Each v1 hierarchy's `tasks` file, O_WRONLY, opened by tsrun (the kernel checks the opener). */
+  tasks: { fd: number; path: string }[];
+}
+
 export interface InitPlan {
   syncFd: number;
   /** The parent's end of the sync channel: closed first thing in the child. */
@@ -36,6 +51,8 @@ export interface InitPlan {
   sysctl: [path: string, value: string][];
   /** O_PATH fd of the exec fifo, reopened for writing through /proc/self/fd after pivot_root. */
   fifoFd: number;
+  /** The init joins its cgroups itself (no cgroup.procs write by the parent): see CgroupSelfJoin. */
+  cgroupJoin?: CgroupSelfJoin;
   /** A sealed memfd holding the program the init execs once ready (waiting-init/), if it may. */
   waitingInitFd?: number;
   /** Machine code the init installs for the signals that end a process, if it waits as Node. */

@@ -6,6 +6,7 @@ import { SyscallError } from '../sys/errors.js';
 import { CLONE, CLOSE_RANGE_CLOEXEC, F, O, PR } from '../sys/constants.js';
 import { SyncChannel, type ParentMessage } from './sync.js';
 import type { InitPlan } from './init-plan.js';
+import { closeUnifiedFd, forkInto, joinsItself, joinV1Cgroups } from './cgroup-join.js';
 import { applyCredentials } from './credentials.js';
 import { applyAttributes } from './attributes.js';
 import { loadSeccompEarly } from './seccomp-load.js';
@@ -66,9 +67,9 @@ export function runStage1(sys: Sys, plan: InitPlan): never {
       }
       if (plan.unshareFlags) sys.unshare(plan.unshareFlags);
       if (plan.timeOffsets) writeFile(sys, '/proc/self/timens_offsets', plan.timeOffsets);
-      const pid = sys.fork();
-      if (pid === 0) runInit(sys, plan, sync);
-      sync.send({ t: 'pid', pid });
+      const { pid, bornInCgroup } = forkInto(sys, plan.cgroupJoin?.unifiedFd);
+      if (pid === 0) runInit(sys, plan, sync, joinsItself(plan.cgroupJoin, bornInCgroup));
+      sync.send({ t: 'pid', pid, bornInCgroup });
       code = 0;
     } catch (err) {
       if (!(err instanceof InitAbort)) fail(sync, 'namespaces', err);
@@ -83,10 +84,11 @@ export function runStage1(sys: Sys, plan: InitPlan): never {
  * Stage 2, the init: rootfs, identity, wait for `start`, then execve the user's process. Once
  * ready it becomes the waiting-init program where the plan has one, which does the rest.
  */
-function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
+function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel, selfJoin: boolean): never {
   let stage = 'init';
   try {
     try {
+      closeUnifiedFd(sys, plan.cgroupJoin); // it was born there: no host directory fd stays open in it
       const start = expect(sync, 'start') as Extract<ParentMessage, { t: 'start' }>;
       const state = Buffer.from(start.state);
       if (plan.newCgroupNamespace) sys.unshare(CLONE.NEWCGROUP);
@@ -133,6 +135,10 @@ function runInit(sys: Sys, plan: InitPlan, sync: SyncChannel): never {
       becomeProcess(sys, proc);
       const path = resolveExecutable(sys, proc.args[0], proc.env);
 
+      if (selfJoin) {
+        stage = 'cgroups';
+        joinV1Cgroups(sys, plan.cgroupJoin!.tasks); // as late as this: the setup is charged to nobody
+      }
       sync.send({ t: 'ready' });
       if (plan.waitingInitFd !== undefined) {
         prepareExec(sys, proc.preserveFds);

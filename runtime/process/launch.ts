@@ -21,7 +21,7 @@ export interface LaunchHooks {
   /** The init exists (host pid): record it; returns the state JSON for in-container hooks. */
   initCreated(pid: number): Promise<string> | string;
   /** The init got 'start' and sets up its mounts: work done here overlaps with that. */
-  initSettingUp?(pid: number): void;
+  initSettingUp?(pid: number, bornInCgroup: boolean): void;
   /** Namespaces exist, before pivot_root: run prestart and createRuntime hooks. */
   runtimeHooks(): Promise<void>;
   /** The init finished its setup and waits on the exec fifo (it cannot pass it before we return). */
@@ -120,7 +120,7 @@ export async function launchInit(sys: Sys, plan: InitPlan, hooks: LaunchHooks, o
           const state = await hooks.initCreated(initPid);
           stallForTest('cgroup');
           sync.send({ t: 'start', state });
-          hooks.initSettingUp?.(initPid);
+          hooks.initSettingUp?.(initPid, msg.bornInCgroup === true);
           break;
         }
         case 'hooks':

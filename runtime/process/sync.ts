@@ -9,7 +9,7 @@ export const SOCK_CLOEXEC = 0o2000000;
 /** Messages from the init stages to the parent. */
 export type ChildMessage =
   | { t: 'userns' } // stage 1 made its user namespace: write the id maps
-  | { t: 'pid'; pid: number } // stage 1 forked the init: its host pid
+  | { t: 'pid'; pid: number; bornInCgroup?: boolean } // stage 1 forked the init: its host pid; born in its cgroup2 directory
   | { t: 'hooks' } // namespaces exist, before pivot_root: run prestart + createRuntime
   | { t: 'ready' } // init waits on the exec fifo
   | { t: 'seccomp' } // the next packet carries the seccomp notify listener fd (SCM_RIGHTS); answer go

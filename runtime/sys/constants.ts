@@ -10,6 +10,8 @@ export const CLONE = {
   NEWUSER: 0x10000000,
   NEWPID: 0x20000000,
   NEWNET: 0x40000000,
+  /** clone3 only (a 64-bit flag): the child starts in the cgroup2 directory given by fd. */
+  INTO_CGROUP: 0x200000000,
 } as const;
 
 export const MS = {

@@ -2,7 +2,7 @@
 // Declarations are made on first use so a command pays only for the calls it makes.
 import type { NativeMemory, Sys, StatInfo, WaitResult } from './sys.js';
 import { SyscallError } from './errors.js';
-import { SYSCALL_NR } from './constants.js';
+import { CLONE, SYSCALL_NR } from './constants.js';
 import { nodeRequire as load } from '../node-require.js';
 
 type KoffiFn = (...args: any[]) => any;
@@ -103,6 +103,7 @@ const PROT_EXEC = 4;
 const MAP_PRIVATE = 0x02;
 const MAP_ANONYMOUS = 0x20;
 const MADV_DOFORK = 11;
+const SIGCHLD = 17;
 // All of user space above the first 64 KiB (not a Smi: computed once here, not per call).
 const DOFORK_START = 0x10000;
 const DOFORK_LENGTH = 0x7ffffffff000 - DOFORK_START;
@@ -133,6 +134,18 @@ export class LinuxSys implements Sys {
     // Fails with EINVAL at [vvar] (VM_IO) and is ignored: every mapping below it, V8's included, is updated.
     madvise(DOFORK_START, DOFORK_LENGTH, MADV_DOFORK);
     return check(doFork(), 'fork');
+  }
+  cloneIntoCgroup(cgroupFd: number): number {
+    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+    // set_tid, set_tid_size, cgroup (u64 each). No stack: the child goes on from here, as after fork.
+    const args = Buffer.alloc(88);
+    args.writeBigUInt64LE(BigInt(CLONE.INTO_CGROUP), 0);
+    args.writeBigUInt64LE(BigInt(SIGCHLD), 32);
+    args.writeBigUInt64LE(BigInt(cgroupFd), 80);
+    const clone3 = fn('long syscall(long, void *, size_t)', 'syscall:clone3');
+    const madvise = fn(MADVISE);
+    madvise(DOFORK_START, DOFORK_LENGTH, MADV_DOFORK); // as in fork(): nothing allocates in between
+    return check(clone3(nr('clone3'), args, args.length), 'clone3');
   }
   exit(code: number): never {
     fn('void _exit(int)')(code);

@@ -33,6 +33,7 @@ function fakeStat(mode: number): StatInfo {
 
 const defaults: Partial<Record<keyof Sys, (...args: any[]) => unknown>> = {
   fork: () => 12345,
+  cloneIntoCgroup: () => 12346,
   getpid: () => 1,
   getuid: () => 0,
   geteuid: () => 0,

@@ -33,6 +33,12 @@ export interface Sys {
   // --- processes
   /** glibc fork() right after MADV_DOFORK over the whole address space (DESIGN.md §2); Node must run --single-threaded. */
   fork(): number;
+  /**
+   * clone3(CLONE_INTO_CGROUP): a fork born in the cgroup2 directory `cgroupFd`, with no cgroup.procs
+   * write (whose first use after a quiet spell waits an RCU grace period). A raw system call, so no
+   * atfork handlers: only from a single-threaded process (a stage already forked from Node).
+   */
+  cloneIntoCgroup(cgroupFd: number): number;
   exit(code: number): never;
   /** Only returns by throwing. */
   execve(path: string, argv: string[], envp: string[]): never;

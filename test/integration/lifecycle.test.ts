@@ -270,7 +270,7 @@ t('--debug logs the steps of run with the time since tsrun started, in order; wi
   const steps = r.stderr.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.level === 'debug').map((l) => /^(.*) \(\+([0-9.]+) ms\)$/.exec(l.msg)!);
   const names = steps.map((m) => m[1].replace(/\d+/g, 'N'));
   assert.equal(names, ['run: tsrun loaded', 'create: config loaded and validated', 'create: cgroups made', 'create: the init will wait in the waiting-init program', 'create: init is pid N',
-    'create: init in its cgroups', 'create: init ready', 'create: done', 'start: the process has started', 'run: the process has exited', 'run: container deleted']);
+    'create: init in its cgroups (joined them itself)', 'create: init ready', 'create: done', 'start: the process has started', 'run: the process has exited', 'run: container deleted']);
   const times = steps.map((m) => Number(m[2]));
   assert.equal(times, [...times].sort((a, b) => a - b), 'times only grow');
 });

@@ -58,6 +58,33 @@ t('the init is in every cgroup of the container when `create` returns, and its s
   }
 });
 
+t("an exec'd process joins every cgroup of the container too; so does the init of a container with a user namespace (tsrun writes cgroup.procs there)", () => {
+  const inEveryCgroup = (id: string, pid: number) => {
+    const rec = JSON.parse(readFileSync(join(sb.root, id, 'state.json'), 'utf8'));
+    for (const [key, dir] of Object.entries(rec.cgroupPaths as Record<string, string>)) {
+      assert.ok(readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').includes(String(pid)), `${pid} in the ${key || 'unified'} cgroup`);
+    }
+  };
+  const id = detached('sleep 30');
+  const pidFile = join(sb.dir, 'exec.pid');
+  const r = sb.tsrun(['--debug', 'exec', '--detach', '--pid-file', pidFile, id, 'sleep', '30']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, 'exec: the process joins its cgroups itself', 'born in the cgroup2 one, v1 by writing its tasks files');
+  inEveryCgroup(id, Number(readFileSync(pidFile, 'utf8')));
+
+  const userns = sb.id('userns');
+  const maps = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  const c = sb.tsrun(['--debug', 'create', '--bundle', sb.bundle(['true'], (s) => {
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = maps;
+    s.linux!.gidMappings = maps;
+  }), userns]);
+  assert.is(c.code, 0, c.stderr);
+  assert.match(c.stderr, /create: init in its cgroups \(\+/, 'tsrun wrote its pid to cgroup.procs');
+  assert.not.match(c.stderr, 'joined them itself');
+  inEveryCgroup(userns, state(userns).pid);
+});
+
 t('the `cgroup` mount shows the container its own cgroups (v1: one read-only bind per hierarchy)', () => {
   const r = sb.tsrun(['run', '--bundle', sb.bundle(['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; ls /sys/fs/cgroup; touch /sys/fs/cgroup/pids/x 2>&1 || echo read-only'], (s) => {
     s.linux!.resources = { ...s.linux!.resources, memory: { limit: 48 * 1024 * 1024 }, pids: { limit: 33 } };

@@ -3,7 +3,7 @@
 // a process that cannot be executed any more, and when the init waits as Node instead.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox, TSRUN, run } from '../support/containers.js';
 import { makeBusyboxRootfs } from '../support/busybox-rootfs.js';
@@ -111,11 +111,13 @@ const waitsAsNode: [string, (s: Spec) => void, string][] = [
   }, 'startContainer hooks run from the init'],
 ];
 for (const [what, edit, why] of waitsAsNode) {
-  t(`with ${what}, the init waits as Node, says why under --debug, and runs the process the same`, () => {
+  t(`with ${what}, the init waits as Node, says why under --debug, holds no host cgroup fd, and runs the process the same`, () => {
     const id = sb.id();
     const log = join(sb.dir, 'log');
     const pid = createLogged(id, sb.bundle(['echo', 'ran'], edit), log, ['--debug']);
     assert.match(readlinkSync(`/proc/${pid}/exe`), /node/);
+    const open = readdirSync(`/proc/${pid}/fd`).map((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`));
+    assert.not.ok(open.some((target) => target.startsWith('/sys/fs/cgroup')), `no cgroup fd while it waits: ${open.join(' ')}`);
     assert.match(readFileSync(log, 'utf8'), `the init will wait as Node: ${why}`);
     startAndWait(id);
     assert.match(readFileSync(log, 'utf8'), /\nran\n$/);
