@@ -162,9 +162,10 @@ export async function createContainer(sys: Sys, store: StateStore, opts: CreateO
           await runHooks('prestart', spec.hooks?.prestart, state);
           await runHooks('createRuntime', spec.hooks?.createRuntime, state);
         },
-        // The first cgroup.procs write after a quiet spell waits for an RCU grace period (5-15 ms
-        // here); made while the init sets up its rootfs, it costs `create` nothing. The init's setup
-        // then charges the container ~0.25 MB (runc's init: ~2.5 MB); limits come at `ready`, as runc.
+        // The init joins its cgroups itself where it may (CgroupSelfJoin), right before `ready`.
+        // Else our cgroup.procs write, whose grace period (5-20 ms) overlaps the init's rootfs setup.
+        // Either way that setup charges the container little (runc's init: ~2.5 MB), and limits come
+        // at `ready`, as runc writes them.
         initSettingUp: (pid, bornInCgroup) => {
           joinedItself = joinsItself(plan.cgroupJoin, bornInCgroup);
           if (joinedItself) return; // it writes its v1 `tasks` files right before ready

@@ -118,7 +118,7 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
         pidStartTime = processStartTime(pid) ?? ''; // so a cleanup kill cannot reach a reused pid
         const exit = decodeWaitStatus(sys.waitpid(stage1).status);
         if (exit.code !== 0) throw new InitError('exec', `exec stage 1 failed (${describeExit(exit)})`);
-        if (joinsItself(plan.cgroupJoin, msg.bornInCgroup === true)) {
+        if (joinsItself(cgroupJoin, msg.bornInCgroup === true)) {
           debugStep('exec: the process joins its cgroups itself');
           continue;
         }
