@@ -143,9 +143,10 @@ export class LinuxSys implements Sys {
     args.writeBigUInt64LE(BigInt(SIGCHLD), 32);
     args.writeBigUInt64LE(BigInt(cgroupFd), 80);
     const clone3 = fn('long syscall(long, void *, size_t)', 'syscall:clone3');
+    const number = nr('clone3');
     const madvise = fn(MADVISE);
-    madvise(DOFORK_START, DOFORK_LENGTH, MADV_DOFORK); // as in fork(): nothing allocates in between
-    return check(clone3(nr('clone3'), args, args.length), 'clone3');
+    madvise(DOFORK_START, DOFORK_LENGTH, MADV_DOFORK); // as in fork(): nothing runs in between that could allocate
+    return check(clone3(number, args, 88), 'clone3');
   }
   exit(code: number): never {
     fn('void _exit(int)')(code);
