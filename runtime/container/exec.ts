@@ -11,7 +11,7 @@ import { deriveStatus } from './status.js';
 import { ContainerError, WrongStateError } from './errors.js';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_SEQPACKET, SyncChannel, type ChildMessage } from '../process/sync.js';
 import { planConsole, planProcess } from '../process/build-plan.js';
-import { runExecStage1, type ExecPlan } from '../process/exec-stages.js';
+import { runExecStage1, waitsForJoined, type ExecPlan } from '../process/exec-stages.js';
 import type { CgroupSelfJoin, NamespaceJoin } from '../process/init-plan.js';
 import { InitError, sendToChild } from '../process/launch.js';
 import { decodeWaitStatus, describeExit } from '../process/wait-status.js';
@@ -118,13 +118,13 @@ export async function execInContainer(sys: Sys, store: StateStore, opts: ExecOpt
         pidStartTime = processStartTime(pid) ?? ''; // so a cleanup kill cannot reach a reused pid
         const exit = decodeWaitStatus(sys.waitpid(stage1).status);
         if (exit.code !== 0) throw new InitError('exec', `exec stage 1 failed (${describeExit(exit)})`);
-        if (joinsItself(cgroupJoin, msg.bornInCgroup === true)) {
-          debugStep('exec: the process joins its cgroups itself');
-          continue;
+        const selfJoined = joinsItself(cgroupJoin, msg.bornInCgroup === true);
+        if (selfJoined) debugStep('exec: the process joins its cgroups itself');
+        else {
+          if (!joinUnlessExited(() => cgroupsOf(rec).apply(pid, opts.cgroup))) continue;
+          debugStep('exec: the process is in its cgroups');
         }
-        if (!joinUnlessExited(() => cgroupsOf(rec).apply(pid, opts.cgroup))) continue;
-        debugStep('exec: the process is in its cgroups');
-        sendToChild(sync, { t: 'joined' }, 'the process exited before it started');
+        if (waitsForJoined(selfJoined, plan)) sendToChild(sync, { t: 'joined' }, 'the process exited before it started');
       } else if (msg.t === 'seccomp') {
         forwardSeccompListener(sys, parentSyncFd, rec.config, hookState(rec, status), pid);
         sendToChild(sync, { t: 'go' }, 'the process exited before it started');

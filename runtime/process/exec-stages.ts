@@ -52,11 +52,20 @@ export function runExecStage1(sys: Sys, plan: ExecPlan): never {
   sys.exit(code);
 }
 
+/**
+ * Whether the process waits for the parent's 'joined' (sent once the parent has its pid and, unless
+ * the process joined its cgroups itself, has put it there): also after a self-join when a seccomp
+ * listener is handed over, as that hand-over must come after stage 1's 'pid' on the channel.
+ */
+export function waitsForJoined(selfJoin: boolean, plan: Pick<ExecPlan, 'seccomp'>): boolean {
+  return !selfJoin || Boolean(plan.seccomp?.listener);
+}
+
 function runExecProcess(sys: Sys, plan: ExecPlan, sync: SyncChannel, selfJoin: boolean): never {
   let stage = 'exec';
   // Where the parent writes our pid to cgroup.procs (5-20 ms for the kernel's RCU grace period),
   // the steps below run meanwhile, and only execve waits for it.
-  let joined = selfJoin;
+  let joined = !waitsForJoined(selfJoin, plan);
   const awaitJoined = () => {
     if (joined) return;
     const msg = sync.receive<ParentMessage>();

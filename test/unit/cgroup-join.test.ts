@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { closeUnifiedFd, forkInto, joinsItself, joinV1Cgroups } from '../../runtime/process/cgroup-join.js';
 import { mayJoinCgroupsItself } from '../../runtime/container/cgroup-link.js';
+import { waitsForJoined } from '../../runtime/process/exec-stages.js';
 import { createRecordingSys } from '../../runtime/sys/recording.js';
 import { SyscallError } from '../../runtime/sys/errors.js';
 import { defaultSpec } from '../../spec/defaults.js';
@@ -47,6 +48,15 @@ test('joinsItself: born in the cgroup2 directory, or there is none; never withou
   assert.is(joinsItself({ unifiedFd: 40, tasks: [] }, false), false, 'old kernel: the parent writes cgroup.procs');
   assert.is(joinsItself({ tasks: [] }, false), true, 'v1 only');
   assert.is(joinsItself(undefined, true), false);
+});
+
+test("exec: the process waits for the parent's 'joined' unless it joined itself; always when it hands a seccomp listener over", () => {
+  const filter = { filter: Buffer.alloc(8), flags: 0, beforeCredentials: true };
+  assert.is(waitsForJoined(false, { seccomp: undefined }), true, 'the parent writes cgroup.procs');
+  assert.is(waitsForJoined(true, { seccomp: undefined }), false, 'nothing to wait for');
+  assert.is(waitsForJoined(true, { seccomp: filter }), false);
+  // its listener packets must follow stage 1's 'pid' on the channel (seen interleaved: "recvmsg (no SCM_RIGHTS fd): EINVAL")
+  assert.is(waitsForJoined(true, { seccomp: { ...filter, listener: true } }), true);
 });
 
 test('mayJoinCgroupsItself: not rootless, not with a user or cgroup namespace (new or joined)', () => {
