@@ -39,7 +39,7 @@ try {
 } catch {
   // first run for this Node, flags, build and command
 }
-const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
+const script = new vm.Script(source, { filename: file, cachedData }); // the bundle wraps itself (runtime/build.mjs)
 const mod = new Module(file, module);
 mod.filename = file;
 mod.paths = Module._nodeModulePaths(dist);
@@ -73,4 +73,9 @@ if (cachedData === undefined || script.cachedDataRejected) {
 // skips tearing down the V8 heap, whose munmap of every heap page sends TLB-shootdown IPIs to the
 // other CPUs (~10 % of `node -e 0` in this VM). Everything tsrun writes went out through write(2).
 process.on('beforeExit', () => process.exit());
-script.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dist);
+globalThis.__tsrunModuleArgs = [mod.exports, Module.createRequire(file), mod, file, dist];
+try {
+  script.runInThisContext();
+} finally {
+  delete globalThis.__tsrunModuleArgs;
+}
