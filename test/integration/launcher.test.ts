@@ -2,13 +2,23 @@
 // global flags and their values) picks the bundle and the V8 code cache start.cjs runs from.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Sandbox, TOP, TSRUN, run } from '../support/containers.js';
+import { Sandbox, TOP, run } from '../support/containers.js';
 
 const t = suite('launcher');
-const CACHE = join(TOP, 'dist', 'code-cache');
+// A private copy of the launcher, start.cjs and the bundles, so that its dist/code-cache is this
+// file's own: the other test files (two run at once) write the shared one whenever they run a command.
+const COPY = mkdtempSync(join(tmpdir(), 'tsrun-test-launcher-copy-'));
+for (const f of ['runtime/bin/tsrun', 'runtime/bin/start.cjs', 'dist/tsrun.cjs', 'dist/tsrun-core.cjs']) {
+  mkdirSync(join(COPY, f, '..'), { recursive: true });
+  copyFileSync(join(TOP, f), join(COPY, f));
+}
+symlinkSync(join(TOP, 'node_modules'), join(COPY, 'node_modules'));
+const TSRUN = join(COPY, 'runtime/bin/tsrun');
+const CACHE = join(COPY, 'dist', 'code-cache');
+t.after(() => rmSync(COPY, { recursive: true, force: true }));
 let dir: string;
 t.before.each(() => {
   dir = mkdtempSync(join(tmpdir(), 'tsrun-test-launcher-'));
@@ -45,7 +55,7 @@ t('create/run/exec run the full bundle under the fork flags; start.cjs by hand r
   } finally {
     sb.cleanup();
   }
-  const byHand = cachesAfter(/-x64--tsrun-\d.*-other\.bin$|-arm64--tsrun-\d.*-other\.bin$/, [process.execPath, join(TOP, 'runtime/bin/start.cjs'), '--version']);
+  const byHand = cachesAfter(/-x64--tsrun-\d.*-other\.bin$|-arm64--tsrun-\d.*-other\.bin$/, [process.execPath, join(COPY, 'runtime/bin/start.cjs'), '--version']);
   assert.is(byHand.code, 0, byHand.stderr);
   assert.is(byHand.files.length, 1);
 });
