@@ -28,10 +28,11 @@ const source = fs.readFileSync(file, 'utf8');
 const stat = fs.statSync(file);
 const flags = process.execArgv.join(' ').replace(/[^\w=.-]+/g, '_');
 const bundle = path.basename(file, '.cjs');
-const build = `${bundle}-${stat.size}-${Math.trunc(stat.mtimeMs)}`;
 const cacheDir = path.join(dist, 'code-cache');
-const cacheName = (b) => `${process.version}-${process.arch}-${flags}-${b}-${command}.bin`;
-const cacheFile = path.join(cacheDir, cacheName(build));
+const cachePrefix = `${process.version}-${process.arch}-${flags}-${bundle}-`; // then the build's size-mtime
+const cacheSuffix = `-${command}.bin`;
+const cacheName = `${cachePrefix}${stat.size}-${Math.trunc(stat.mtimeMs)}${cacheSuffix}`;
+const cacheFile = path.join(cacheDir, cacheName);
 
 let cachedData;
 try {
@@ -58,11 +59,9 @@ if (cachedData === undefined || script.cachedDataRejected) {
       fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o644 });
       fs.renameSync(tmp, cacheFile);
       // This command's caches for earlier builds of the bundle are of no more use.
-      const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      const [before, after] = cacheName('\0').split('\0').map(escape);
-      const sameCommand = new RegExp(`^${before}${bundle}-\\d+-\\d+${after}$`);
       for (const f of fs.readdirSync(cacheDir)) {
-        if (sameCommand.test(f) && f !== path.basename(cacheFile)) fs.rmSync(path.join(cacheDir, f), { force: true });
+        const earlierBuild = f.startsWith(cachePrefix) && f.endsWith(cacheSuffix) && /^\d+-\d+$/.test(f.slice(cachePrefix.length, -cacheSuffix.length));
+        if (earlierBuild && f !== cacheName) fs.rmSync(path.join(cacheDir, f), { force: true });
       }
     } catch {
       // read-only install: run uncached
